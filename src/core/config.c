@@ -1,0 +1,333 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/parse.h"
+#include "core/banned.h"
+
+enum config_type { T_STRING, T_U64, T_BOOL };
+
+struct config_key {
+    const char *name;
+    enum config_type type;
+    const char *def;
+    uint64_t min, max; /* for T_U64 */
+    size_t offset;
+    unsigned scope;
+    const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+#define S_STORE CONFIG_SCOPE_STORE
+#define S_SERVE CONFIG_SCOPE_SERVE
+#define S_WECHAT CONFIG_SCOPE_WECHAT
+
+static const struct config_key keys[] = {
+    {"data_dir", T_STRING, "./var", 0, 0, F(data_dir), S_STORE,
+     "directory for the SQLite database, the master key and other state"},
+    {"store", T_STRING, "", 0, 0, F(store), S_STORE,
+     "store URL: sqlite:///path/to/file.db or postgres://user@host/db (default: "
+     "sqlite in the data directory)"},
+    {"store.pool_size", T_U64, "0", 0, 256, F(store_pool_size), S_STORE,
+     "database connections (0 = HTTP threads + 2)"},
+    {"log.level", T_STRING, "info", 0, 0, F(log_level), S_STORE, "debug, info, warn or error"},
+    {"log.access", T_BOOL, "true", 0, 0, F(access_log), S_SERVE,
+     "write one JSON line per request to stderr"},
+    {"listen", T_STRING, "127.0.0.1:8080", 0, 0, F(listen), S_SERVE, "address and port to listen on"},
+    {"public_url", T_STRING, "", 0, 0, F(public_url), S_SERVE,
+     "URL users reach this server at (default: http://LISTEN)"},
+    {"http.threads", T_U64, "0", 0, 256, F(http_threads), S_SERVE, "worker threads (0 = one per core)"},
+    {"http.max_body_bytes", T_U64, "1048576", 1024, 1ull << 30, F(http_max_body_bytes), S_SERVE,
+     "largest request body accepted; larger bodies get 413"},
+    {"http.timeout", T_U64, "30", 1, 3600, F(http_timeout), S_SERVE,
+     "seconds an idle connection is kept"},
+    {"http.trust_proxy", T_BOOL, "false", 0, 0, F(http_trust_proxy), S_SERVE,
+     "trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy"},
+    {"http.max_connections", T_U64, "4096", 16, 65536, F(http_max_connections), S_SERVE,
+     "concurrent connections accepted"},
+    {"session.idle_timeout", T_U64, "7200", 60, 30 * 86400, F(session_idle_timeout), S_SERVE,
+     "seconds of inactivity after which a console session ends"},
+    {"session.absolute_timeout", T_U64, "43200", 300, 90 * 86400, F(session_absolute_timeout),
+     S_SERVE, "seconds after sign-in after which a console session ends"},
+    {"session.cookie_secure", T_STRING, "auto", 0, 0, F(session_cookie_secure), S_SERVE,
+     "mark cookies Secure: auto (when public_url is https or behind TLS), true, false"},
+    {"password.memory_kib", T_U64, "19456", 64, 4u << 20, F(password_memory_kib), S_STORE,
+     "argon2id memory cost in KiB"},
+    {"password.iterations", T_U64, "2", 1, 64, F(password_iterations), S_STORE,
+     "argon2id time cost"},
+    {"password.max_concurrent", T_U64, "0", 0, 256, F(password_max_concurrent), S_STORE,
+     "password hashes computed at once (0 = one per core)"},
+    {"login.max_failures", T_U64, "5", 1, 1000, F(login_max_failures), S_SERVE,
+     "failed logins (per IP and per account) before back-off starts"},
+    {"login.base_delay", T_U64, "2", 1, 3600, F(login_base_delay), S_SERVE,
+     "seconds of the first back-off; doubles with each further failure"},
+    {"login.max_delay", T_U64, "900", 1, 86400, F(login_max_delay), S_SERVE,
+     "longest back-off in seconds"},
+    {"api.clock_skew", T_U64, "300", 1, 86400, F(api_clock_skew), S_SERVE,
+     "seconds X-TC-Timestamp may differ from server time"},
+    {"wechat.api_base_url", T_STRING, "https://api.weixin.qq.com", 0, 0, F(wechat_api_base_url),
+     S_WECHAT, "base URL of the WeChat component API"},
+    {"wechat.mp_base_url", T_STRING, "https://mp.weixin.qq.com", 0, 0, F(wechat_mp_base_url),
+     S_WECHAT, "base URL of the WeChat authorization pages"},
+    {"wechat.component_appid", T_STRING, "", 0, 0, F(wechat_component_appid), S_WECHAT,
+     "AppId of Bindery's third-party platform (component)"},
+    {"wechat.component_appsecret", T_STRING, "", 0, 0, F(wechat_component_appsecret), S_WECHAT,
+     "AppSecret of the component"},
+    {"wechat.token", T_STRING, "", 0, 0, F(wechat_token), S_WECHAT,
+     "message verification token of the component"},
+    {"wechat.encoding_aes_key", T_STRING, "", 0, 0, F(wechat_encoding_aes_key), S_WECHAT,
+     "43-character EncodingAESKey of the component"},
+    {"wechat.previous_encoding_aes_key", T_STRING, "", 0, 0,
+     F(wechat_previous_encoding_aes_key), S_WECHAT,
+     "the previous EncodingAESKey, still accepted during a key rotation"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct config_key *find_key(const char *name, size_t len, unsigned scope)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *k = keys[i].name;
+        if (!(keys[i].scope & scope) || strlen(k) != len)
+            continue;
+        size_t j = 0;
+        for (; j < len; j++) {
+            char a = k[j], b = name[j];
+            if (b == '-')
+                b = '_';
+            if (a != b)
+                break;
+        }
+        if (j == len)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static int set_value(struct config *cfg, const struct config_key *k, const char *value,
+                     const char *source, struct be_diag *diag)
+{
+    char *base = (char *)cfg;
+    switch (k->type) {
+    case T_STRING: {
+        char **slot = (char **)(base + k->offset);
+        free(*slot);
+        *slot = xstrdup(value);
+        return BE_OK;
+    }
+    case T_U64: {
+        uint64_t v;
+        if (parse_u64(value, UINT64_MAX, &v) || v < k->min || v > k->max)
+            return be_fail(diag, BE_INVALID_PARAMETER,
+                           "invalid value '%s' for %s (from %s): expected a whole number from "
+                           "%llu to %llu",
+                           value, k->name, source, (unsigned long long)k->min,
+                           (unsigned long long)k->max);
+        *(uint64_t *)(base + k->offset) = v;
+        return BE_OK;
+    }
+    case T_BOOL: {
+        bool v;
+        if (parse_bool(value, &v))
+            return be_fail(diag, BE_INVALID_PARAMETER,
+                           "invalid value '%s' for %s (from %s): expected true or false", value,
+                           k->name, source);
+        *(bool *)(base + k->offset) = v;
+        return BE_OK;
+    }
+    }
+    return BE_INTERNAL;
+}
+
+static void env_name(const struct config_key *k, char *out, size_t n)
+{
+    size_t o = 0;
+    const char *prefix = "BINDERY_";
+    for (const char *p = prefix; *p && o + 1 < n; p++)
+        out[o++] = *p;
+    for (const char *p = k->name; *p && o + 1 < n; p++)
+        out[o++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+    out[o] = '\0';
+}
+
+struct ini_state {
+    struct config *cfg;
+    unsigned scope;
+    const char *path;
+    struct be_diag *diag;
+    int rc;
+};
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_state *st = user;
+    struct buf key = BUF_INIT;
+    char source[600];
+    if (st->rc)
+        return 0;
+    if (section && *section)
+        buf_addf(&key, "%s.", section);
+    buf_adds(&key, name);
+    const struct config_key *k = find_key(key.data, key.len, CONFIG_SCOPE_ALL);
+    snprintf(source, sizeof(source), "%s", st->path);
+    if (!k)
+        st->rc = be_fail(st->diag, BE_INVALID_PARAMETER, "unknown key '%s' in %s", key.data,
+                         st->path);
+    else
+        st->rc = set_value(st->cfg, k, value, source, st->diag);
+    buf_release(&key);
+    return st->rc == 0;
+}
+
+struct config *config_defaults(void)
+{
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    for (size_t i = 0; i < NKEYS; i++)
+        if (set_value(cfg, &keys[i], keys[i].def, "defaults", NULL))
+            abort(); /* a default outside its own bounds is a programming error */
+    return cfg;
+}
+
+/* Finishes derived defaults once every source has been read. */
+static void config_finish(struct config *cfg)
+{
+    if (!*cfg->store) {
+        free(cfg->store);
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "sqlite://%s/bindery.db", cfg->data_dir);
+        cfg->store = buf_detach(&b, NULL);
+    }
+    if (!*cfg->public_url) {
+        free(cfg->public_url);
+        struct buf b = BUF_INIT;
+        buf_addf(&b, "http://%s", cfg->listen);
+        cfg->public_url = buf_detach(&b, NULL);
+    }
+}
+
+int config_load(int argc, char **argv, unsigned scope, struct config **ret_config,
+                char ***ret_rest, struct be_diag *diag)
+{
+    struct config *cfg = config_defaults();
+    char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
+    size_t nrest = 0;
+    int rc = BE_OK;
+    const char *file = getenv("BINDERY_CONFIG");
+
+    /* The config file is named first, so that flags and environment win. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file) {
+        struct ini_state st = {cfg, scope, file, diag, 0};
+        int r = ini_parse(file, on_ini_entry, &st);
+        if (st.rc) {
+            rc = st.rc;
+            goto fail;
+        }
+        if (r < 0) {
+            rc = be_fail(diag, BE_INVALID_PARAMETER, "cannot read config file %s", file);
+            goto fail;
+        }
+        if (r > 0) {
+            rc = be_fail(diag, BE_INVALID_PARAMETER, "syntax error in %s at line %d", file, r);
+            goto fail;
+        }
+        cfg->config_file = xstrdup(file);
+    }
+
+    for (size_t i = 0; i < NKEYS; i++) {
+        char name[96], source[128];
+        if (!(keys[i].scope & scope))
+            continue;
+        env_name(&keys[i], name, sizeof(name));
+        const char *v = getenv(name);
+        if (!v)
+            continue;
+        snprintf(source, sizeof(source), "environment %s", name);
+        if ((rc = set_value(cfg, &keys[i], v, source, diag)))
+            goto fail;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) || !a[2]) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len == 6 && !strncmp(name, "config", 6)) {
+            if (!eq)
+                i++;
+            continue;
+        }
+        const struct config_key *k = find_key(name, len, scope);
+        if (!k) {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (k->type == T_BOOL && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+                value = "true";
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else {
+                rc = be_fail(diag, BE_INVALID_PARAMETER, "flag --%.*s needs a value", (int)len,
+                             name);
+                goto fail;
+            }
+        }
+        char source[128];
+        snprintf(source, sizeof(source), "flag --%.*s", (int)len, name);
+        if ((rc = set_value(cfg, k, value, source, diag)))
+            goto fail;
+    }
+    config_finish(cfg);
+    *ret_config = cfg;
+    *ret_rest = rest;
+    return BE_OK;
+fail:
+    free(rest);
+    config_free(cfg);
+    return rc;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == T_STRING)
+            free(*(char **)((char *)cfg + keys[i].offset));
+    free(cfg->config_file);
+    free(cfg);
+}
+
+void config_print_help(FILE *out, unsigned scope)
+{
+    fprintf(out, "Configuration (flag / environment / INI key, default):\n"
+                 "  --config FILE  (BINDERY_CONFIG)  INI file read before the environment\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        char env[96], flag[96];
+        if (!(keys[i].scope & scope))
+            continue;
+        env_name(&keys[i], env, sizeof(env));
+        snprintf(flag, sizeof(flag), "%s", keys[i].name);
+        for (char *p = flag; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, "  --%s  (%s)  default: %s\n      %s\n", flag, env,
+                *keys[i].def ? keys[i].def : "\"\"", keys[i].help);
+    }
+}

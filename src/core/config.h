@@ -1,0 +1,79 @@
+/* Configuration as a table. Each key has a type, a default, bounds and help
+ * text, and lands in one field of `struct config`. Sources, later ones
+ * winning: defaults -> the INI file (--config FILE / BINDERY_CONFIG) ->
+ * environment (BINDERY_<KEY>, dots and dashes as underscores) -> flags
+ * (--key VALUE or --key=VALUE). The result is immutable once loaded. */
+#ifndef BINDERY_CORE_CONFIG_H
+#define BINDERY_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+struct config {
+    char *config_file;
+    char *data_dir;
+    char *listen;
+    char *public_url;
+    char *store;
+    uint64_t store_pool_size;
+    char *log_level;
+    bool access_log;
+
+    uint64_t http_threads;
+    uint64_t http_max_body_bytes;
+    uint64_t http_timeout;
+    bool http_trust_proxy;
+    uint64_t http_max_connections;
+
+    uint64_t session_idle_timeout;
+    uint64_t session_absolute_timeout;
+    char *session_cookie_secure; /* "auto", "true", "false" */
+
+    uint64_t password_memory_kib;
+    uint64_t password_iterations;
+    uint64_t password_max_concurrent;
+    uint64_t login_max_failures;
+    uint64_t login_base_delay;
+    uint64_t login_max_delay;
+
+    uint64_t api_clock_skew;
+
+    char *wechat_api_base_url;
+    char *wechat_mp_base_url;
+    char *wechat_component_appid;
+    char *wechat_component_appsecret;
+    char *wechat_token;
+    char *wechat_encoding_aes_key;
+    char *wechat_previous_encoding_aes_key;
+};
+
+/* Which keys a subcommand accepts: a key is offered when its scope bits
+ * intersect the subcommand's. */
+enum config_scope {
+    CONFIG_SCOPE_STORE = 1 << 0,  /* opens a store: data dir, store URL */
+    CONFIG_SCOPE_SERVE = 1 << 1,  /* listens: HTTP, sessions, API */
+    CONFIG_SCOPE_WECHAT = 1 << 2, /* talks to WeChat */
+    CONFIG_SCOPE_ALL = 0xff,
+};
+
+/* Loads the configuration for a subcommand from all sources. argv holds the
+ * subcommand's flags (argv[0] is the subcommand name); flags that are not
+ * configuration keys are returned in ret_rest (argv order kept, NULL
+ * terminated, owned by the caller with free(); the strings are argv's).
+ * On error, writes a message naming the key and its source into diag and
+ * returns BE_INVALID_PARAMETER (the caller exits 2). */
+int config_load(int argc, char **argv, unsigned scope, struct config **ret_config,
+                char ***ret_rest, struct be_diag *diag);
+
+/* The defaults only (for tests). */
+struct config *config_defaults(void);
+
+void config_free(struct config *cfg);
+
+/* Prints every key of scope: flag, environment name, default, help. */
+void config_print_help(FILE *out, unsigned scope);
+
+#endif

@@ -1,0 +1,190 @@
+/* Forward-only numbered migrations, one source for both back ends. The few
+ * dialect differences are tokens replaced at apply time:
+ *   @BLOB@    BLOB / BYTEA
+ *   @AUTOID@  INTEGER PRIMARY KEY AUTOINCREMENT / BIGSERIAL PRIMARY KEY
+ * Never edit a migration that has shipped; add a new one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "store/backend.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+static const struct migration migrations[] = {
+    {1, "accounts, sessions, access keys, audit, login throttle",
+     "CREATE TABLE accounts ("
+     "  uin BIGINT PRIMARY KEY,"
+     "  app_id BIGINT NOT NULL UNIQUE,"
+     "  email TEXT UNIQUE,"
+     "  password_hash TEXT,"
+     "  name TEXT NOT NULL DEFAULT '',"
+     "  registered_via TEXT NOT NULL DEFAULT 'email',"
+     "  created_at BIGINT NOT NULL"
+     ");"
+     "CREATE TABLE sessions ("
+     "  id_hash @BLOB@ PRIMARY KEY,"
+     "  uin BIGINT NOT NULL,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  kind TEXT NOT NULL DEFAULT 'root',"
+     "  created_at BIGINT NOT NULL,"
+     "  last_seen BIGINT NOT NULL,"
+     "  expires_at BIGINT NOT NULL,"
+     "  source_ip TEXT,"
+     "  user_agent TEXT"
+     ");"
+     "CREATE INDEX sessions_uin ON sessions(uin);"
+     "CREATE TABLE access_keys ("
+     "  secret_id TEXT PRIMARY KEY,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  uin BIGINT NOT NULL,"
+     "  secret_sealed @BLOB@ NOT NULL,"
+     "  status TEXT NOT NULL,"
+     "  description TEXT,"
+     "  created_at BIGINT NOT NULL"
+     ");"
+     "CREATE INDEX access_keys_principal ON access_keys(owner_uin, uin);"
+     "CREATE TABLE audit_log ("
+     "  id @AUTOID@,"
+     "  at BIGINT NOT NULL,"
+     "  owner_uin BIGINT,"
+     "  uin BIGINT,"
+     "  action TEXT NOT NULL,"
+     "  result TEXT NOT NULL,"
+     "  detail TEXT,"
+     "  request_id TEXT,"
+     "  source_ip TEXT"
+     ");"
+     "CREATE INDEX audit_log_owner ON audit_log(owner_uin, at);"
+     "CREATE TABLE login_throttle ("
+     "  key TEXT PRIMARY KEY,"
+     "  failures BIGINT NOT NULL,"
+     "  last_failure BIGINT NOT NULL,"
+     "  blocked_until BIGINT NOT NULL"
+     ");"},
+};
+
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+int store_schema_version_latest(void)
+{
+    return migrations[NMIGRATIONS - 1].version;
+}
+
+static char *render(const char *sql, enum store_dialect d)
+{
+    static const struct {
+        const char *token, *sqlite, *pg;
+    } tokens[] = {
+        {"@BLOB@", "BLOB", "BYTEA"},
+        {"@AUTOID@", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+    };
+    struct buf b = BUF_INIT;
+    for (const char *p = sql; *p;) {
+        size_t i;
+        for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+            size_t tl = strlen(tokens[i].token);
+            if (!strncmp(p, tokens[i].token, tl)) {
+                buf_adds(&b, d == STORE_SQLITE ? tokens[i].sqlite : tokens[i].pg);
+                p += tl;
+                break;
+            }
+        }
+        if (i == sizeof(tokens) / sizeof(tokens[0]))
+            buf_addch(&b, *p++);
+    }
+    return buf_detach(&b, NULL);
+}
+
+struct apply_ctx {
+    const struct migration *m;
+    bool applied;
+};
+
+static int current_version(struct store_conn *c, int *ret)
+{
+    struct store_result *r = NULL;
+    int rc = store_query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+                         &r);
+    if (rc == BE_OK)
+        *ret = (int)store_result_i64(r, 0, 0);
+    store_result_free(r);
+    return rc;
+}
+
+static int apply_one(struct store_conn *c, void *arg)
+{
+    struct apply_ctx *ctx = arg;
+    int version, rc;
+    ctx->applied = false;
+    if (store_conn_dialect(c) == STORE_POSTGRES) {
+        /* Serialises instances that start together; released at commit. */
+        rc = store_exec(c, "SELECT pg_advisory_xact_lock(7311)", NULL, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    if ((rc = current_version(c, &version)))
+        return rc;
+    if (version >= ctx->m->version)
+        return BE_OK;
+    char *sql = render(ctx->m->sql, store_conn_dialect(c));
+    rc = store_exec_script(c, sql);
+    free(sql);
+    if (rc)
+        return rc;
+    rc = store_exec(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    SV_ARGS(SV_I64(ctx->m->version), SV_TEXT(ctx->m->name), SV_I64(time_now())),
+                    NULL);
+    if (rc == BE_OK)
+        ctx->applied = true;
+    return rc;
+}
+
+static int create_table(struct store_conn *c, void *arg)
+{
+    (void)arg;
+    return store_exec(c,
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                      NULL, 0, NULL);
+}
+
+static int read_version(struct store_conn *c, void *arg)
+{
+    return current_version(c, arg);
+}
+
+int store_migrate(struct store *s, int *ret_version)
+{
+    int rc = store_run(s, create_table, NULL);
+    /* Two instances creating the table at once: one loses with a duplicate. */
+    if (rc == BE_DUPLICATE)
+        rc = BE_OK;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < NMIGRATIONS; i++) {
+        struct apply_ctx ctx = {&migrations[i], false};
+        if ((rc = store_tx(s, apply_one, &ctx))) {
+            log_error("store: migration %d (%s) failed: %s", migrations[i].version,
+                      migrations[i].name, be_err_code(rc));
+            return rc;
+        }
+        if (ctx.applied)
+            log_info("store: applied migration %d: %s", migrations[i].version, migrations[i].name);
+    }
+    int version = 0;
+    rc = store_run(s, read_version, &version);
+    if (rc == BE_OK && ret_version)
+        *ret_version = version;
+    return rc;
+}
