@@ -17,6 +17,7 @@ struct config {
     char *data_dir;
     char *listen;
     char *public_url;
+    char *web_dir;
     char *store;
     uint64_t store_pool_size;
     char *log_level;

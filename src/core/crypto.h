@@ -75,5 +75,8 @@ int crypto_pwhash_hash(struct crypto_pwhash *h, const char *password, struct buf
 /* 0 when password matches encoded, BE_LOGIN_FAILED when not, another error on
  * a malformed encoded hash. */
 int crypto_pwhash_verify(struct crypto_pwhash *h, const char *encoded, const char *password);
+/* Costs what a verify costs, for logins with an unknown name, so that timing
+ * does not reveal which names exist. */
+void crypto_pwhash_verify_dummy(struct crypto_pwhash *h, const char *password);
 
 #endif

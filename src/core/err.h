@@ -38,6 +38,8 @@
       "the password violates the password rules")                                                 \
     X(KEY_OVER_LIMIT, "OperationDenied.AccessKeyOverLimit", 400,                                   \
       "this identity already has 2 API keys")                                                      \
+    X(SUB_UIN, "OperationDenied.SubUin", 403, "a sub-user may not manage the root account's keys") \
+    X(PARAM_USER_NOT_EXIST, "InvalidParameter.UserNotExist", 400, "no such user in this account") \
     X(UIN_NOT_MATCH, "OperationDenied.UinNotMatch", 400, "the key does not belong to TargetUin")  \
     X(SECRET_NOT_EXIST, "ResourceNotFound.SecretNotExist", 404, "no such API key")                 \
     X(USER_NOT_EXIST, "ResourceNotFound.UserNotExist", 404, "no such user")                       \

@@ -82,7 +82,7 @@ int parse_host_port(const char *s, char *ret_host, size_t host_size, uint16_t *r
             return BE_INVALID_PARAMETER;
         host_len = (size_t)(colon - s);
     }
-    if (host_len == 0 || host_len >= host_size || parse_u64(colon + 1, 65535, &port) || port == 0)
+    if (host_len == 0 || host_len >= host_size || parse_u64(colon + 1, 65535, &port))
         return BE_INVALID_PARAMETER;
     memcpy(ret_host, host, host_len);
     ret_host[host_len] = '\0';

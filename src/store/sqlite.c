@@ -169,7 +169,7 @@ static int bind_all(struct sqlite_conn *c, sqlite3_stmt *stmt, const struct stor
 static int run(struct sqlite_conn *c, const char *sql, const struct store_val *params, size_t n,
                struct store_result **ret_result, int64_t *ret_changes)
 {
-    sqlite3_stmt *stmt;
+    sqlite3_stmt *stmt = NULL;
     struct store_result *r = NULL;
     int rc = prepare(c, sql, &stmt);
     if (rc)

@@ -41,7 +41,12 @@ struct store_val {
 #define SV_NULL ((struct store_val){STORE_NULL, 0, NULL, 0})
 #define SV_I64(x) ((struct store_val){STORE_I64, (int64_t)(x), NULL, 0})
 /* A NULL string becomes SQL NULL. */
-#define SV_TEXT(s) ((s) ? (struct store_val){STORE_TEXT, 0, (s), strlen(s)} : SV_NULL)
+static inline struct store_val store_val_text(const char *s)
+{
+    struct store_val v = {s ? STORE_TEXT : STORE_NULL, 0, s, s ? strlen(s) : 0};
+    return v;
+}
+#define SV_TEXT(s) store_val_text(s)
 #define SV_TEXTN(s, len) ((struct store_val){STORE_TEXT, 0, (s), (len)})
 #define SV_BLOB(ptr, len) ((struct store_val){STORE_BLOB, 0, (ptr), (len)})
 #define SV_ARGS(...) (const struct store_val[]){__VA_ARGS__}, \

@@ -1,0 +1,121 @@
+/* The API 3.0 gateway: POST / (JSON body) and GET / (query), authenticated
+ * with TC3-HMAC-SHA256 (spec cam-and-api §4.3), answered with the Response
+ * envelope (§4.5): always HTTP 200 and Content-Type application/json. */
+#include <string.h>
+
+#include "api/action.h"
+#include "api/query.h"
+#include "api/tc3.h"
+#include "api/web.h"
+#include "cam/accesskey.h"
+#include "core/crypto.h"
+#include "core/timeutil.h"
+#include "core/banned.h"
+
+static const char *header_of(void *ctx, const char *name)
+{
+    return http_req_header(ctx, name);
+}
+
+/* Who signed the request: parse, look up the SecretId, verify. */
+static int authenticate(struct web *w, struct http_request *req, struct principal *ret,
+                        struct be_diag *diag)
+{
+    struct tc3_authorization auth;
+    char secret[ACCESSKEY_SECRET_LEN + 1];
+    const char *authorization = http_req_header(req, "Authorization");
+    if (!authorization)
+        return be_fail(diag, BE_AUTH_INVALID, "the Authorization header is missing");
+    if (tc3_parse_authorization(authorization, &auth))
+        return be_fail(diag, BE_AUTH_INVALID,
+                       "the Authorization header is not a valid TC3-HMAC-SHA256 authorization");
+    int rc = accesskey_resolve(w->app, auth.secret_id, ret, secret);
+    if (rc == BE_AUTH_SECRET_ID)
+        return be_fail(diag, rc, "SecretId %s is unknown, deleted or disabled", auth.secret_id);
+    if (rc)
+        return rc;
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    struct tc3_request treq = {
+        .method = http_req_method(req),
+        .query = http_req_query_raw(req),
+        .header = header_of,
+        .header_ctx = req,
+        .body = body,
+        .body_len = len,
+        .timestamp = http_req_header(req, "X-TC-Timestamp"),
+        .content_sha256 = http_req_header(req, "X-TC-Content-SHA256"),
+    };
+    rc = tc3_verify(&treq, &auth, secret, time_now(), (int64_t)w->app->cfg->api_clock_skew);
+    crypto_wipe(secret, sizeof(secret));
+    if (rc == BE_MISSING_PARAMETER)
+        return be_fail(diag, rc, "the X-TC-Timestamp header is required");
+    if (rc == BE_INVALID_PARAMETER)
+        return be_fail(diag, rc, "X-TC-Timestamp must be unix seconds");
+    return rc;
+}
+
+static int read_params(struct http_request *req, json_t **ret, struct be_diag *diag)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    if (!strcmp(http_req_method(req), "GET")) {
+        const char *q = http_req_query_raw(req);
+        return api_query_to_json(q, strlen(q), ret, diag);
+    }
+    if (len == 0) {
+        *ret = json_object();
+        return BE_OK;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!v)
+        return be_fail(diag, BE_INVALID_PARAMETER, "the body is not valid JSON: %s at line %d",
+                       jerr.text, jerr.line);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return be_fail(diag, BE_INVALID_PARAMETER, "the body must be a JSON object");
+    }
+    *ret = v;
+    return BE_OK;
+}
+
+void web_gateway(struct http_request *req, void *ctx)
+{
+    struct web *w = ctx;
+    struct be_diag diag = {""};
+    struct principal who;
+    const struct api_action *action;
+    json_t *params = NULL, *out = NULL;
+    struct req_meta meta = web_meta(req);
+    const char *name = http_req_header(req, "X-TC-Action");
+    const char *version = http_req_header(req, "X-TC-Version");
+    int rc;
+    if (!name || !*name) {
+        rc = be_fail(&diag, BE_MISSING_PARAMETER, "the X-TC-Action header is required");
+        goto fail;
+    }
+    if (!version || !*version) {
+        rc = be_fail(&diag, BE_MISSING_PARAMETER, "the X-TC-Version header is required");
+        goto fail;
+    }
+    if ((rc = authenticate(w, req, &who, &diag)))
+        goto fail;
+    if ((rc = api_find_action(name, version, &action))) {
+        be_fail(&diag, rc,
+                rc == BE_NO_SUCH_VERSION ? "action %s does not exist in version %s"
+                                         : "unknown action %s (version %s)",
+                name, version);
+        goto fail;
+    }
+    if ((rc = read_params(req, &params, &diag)))
+        goto fail;
+    if ((rc = api_dispatch(w->app, &who, &meta, action, params, &out, &diag)))
+        goto fail;
+    json_decref(params);
+    web_reply_ok(req, out);
+    return;
+fail:
+    json_decref(params);
+    web_reply_error(req, rc, &diag);
+}

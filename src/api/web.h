@@ -1,0 +1,37 @@
+/* The HTTP face of Bindery: the route table that joins the HTTP server to
+ * the API gateway, the console endpoints and the pages. */
+#ifndef BINDERY_API_WEB_H
+#define BINDERY_API_WEB_H
+
+#include <stddef.h>
+
+#include "app.h"
+#include <jansson.h>
+
+#include "http/http.h"
+
+/* What every handler gets as its ctx. */
+struct web {
+    struct app *app;
+    struct http_server *http; /* set once the server runs (for /metrics) */
+};
+
+/* The routes, in match order. */
+const struct http_route *web_routes(size_t *ret_count);
+
+/* Handlers, one per module. */
+void web_gateway(struct http_request *req, void *ctx);        /* POST|GET / (TC3) */
+void web_console_signup(struct http_request *req, void *ctx); /* POST /console/signup */
+void web_console_login(struct http_request *req, void *ctx);  /* POST /console/login */
+void web_console_logout(struct http_request *req, void *ctx); /* POST /console/logout */
+void web_console_session(struct http_request *req, void *ctx); /* GET /console/session */
+void web_console_api(struct http_request *req, void *ctx);    /* POST /console/api */
+
+/* Answers with the API envelope (HTTP 200, Content-Type application/json). */
+void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);
+void web_reply_ok(struct http_request *req, json_t *out /* stolen */);
+
+/* The request's metadata for the domain. */
+struct req_meta web_meta(struct http_request *req);
+
+#endif

@@ -1,0 +1,35 @@
+/* The application: everything a request needs, built once in main() and
+ * passed down explicitly (no hidden globals). Domain modules take the app
+ * and use only its plain parts; nothing here depends on HTTP. */
+#ifndef BINDERY_APP_H
+#define BINDERY_APP_H
+
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/keyring.h"
+#include "store/store.h"
+
+struct app {
+    const struct config *cfg;
+    struct store *store;
+    struct keyring keys;
+    struct crypto_pwhash *pwhash;
+};
+
+/* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to
+ * the domain for audit rows, throttling and policy conditions. */
+struct req_meta {
+    const char *request_id; /* may be NULL outside HTTP */
+    const char *source_ip;  /* may be NULL outside HTTP */
+    const char *user_agent; /* may be NULL */
+    int64_t now;            /* unix seconds */
+};
+
+/* Opens the store, applies migrations, loads the keyring and builds the
+ * password hasher from cfg. On error, diag says why. */
+int app_open(const struct config *cfg, struct app *ret_app, struct be_diag *diag);
+void app_close(struct app *app);
+
+#endif

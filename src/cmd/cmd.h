@@ -1,0 +1,19 @@
+/* Subcommands of the bindery binary. Each takes the subcommand's argv
+ * (argv[0] is its name) and returns the process exit status: 0 success,
+ * 1 failure, 2 bad usage or configuration. */
+#ifndef BINDERY_CMD_CMD_H
+#define BINDERY_CMD_CMD_H
+
+#include "core/config.h"
+
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
+
+/* Shared: loads the configuration for scope, printing errors and --help.
+ * Returns 0 and the config, or the exit status to use (ret_exit). */
+int cmd_load_config(int argc, char **argv, unsigned scope, const char *usage,
+                    struct config **ret_cfg, char ***ret_rest, int *ret_exit);
+
+#endif
