@@ -40,18 +40,21 @@ build: $(OUT)/bindery
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC ($(MODE)) $<"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(OUT)/libbindery.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(OUT)/bindery: $(OUT)/obj/src/main.o $(OUT)/libbindery.a
-	$(CC) $(LDFLAGS_$(MODE)) -o $@ $^ $(LDLIBS)
+	@echo "  LD ($(MODE)) $@"
+	@$(CC) $(LDFLAGS_$(MODE)) -o $@ $^ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libbindery.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS_$(MODE)) -o $@ $< \
+	@echo "  LD ($(MODE)) $@"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS_$(MODE)) -o $@ $< \
 		$(OUT)/libbindery.a $(LDLIBS) -lcmocka
 
 unit-bins: $(TEST_BIN)

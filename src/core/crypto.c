@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -59,10 +60,26 @@ void crypto_random_token(struct buf *out, size_t nbytes)
     crypto_wipe(tmp, nbytes);
 }
 
+/* Algorithm handles fetched once: OpenSSL 3 looks an algorithm up by name on
+ * every implicit fetch, which doubles the cost of a short HMAC. They are
+ * immutable after the first use, like constants. */
+static EVP_MD *sha256_md;
+static EVP_MAC *hmac_mac;
+static pthread_once_t algorithms_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!sha256_md || !hmac_mac)
+        abort();
+}
+
 void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256_LEN])
 {
     unsigned int n = 0;
-    if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+    pthread_once(&algorithms_once, fetch_algorithms);
+    if (EVP_Digest(data, len, out, &n, sha256_md, NULL) != 1)
         abort();
 }
 
@@ -82,9 +99,14 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
                         unsigned char out[CRYPTO_SHA256_LEN])
 {
     size_t n = CRYPTO_SHA256_LEN;
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, len, out,
-                   CRYPTO_SHA256_LEN, &n))
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    pthread_once(&algorithms_once, fetch_algorithms);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_mac);
+    if (!ctx || EVP_MAC_init(ctx, key, key_len, params) != 1 || EVP_MAC_update(ctx, data, len) != 1 ||
+        EVP_MAC_final(ctx, out, &n, CRYPTO_SHA256_LEN) != 1)
         abort();
+    EVP_MAC_CTX_free(ctx);
 }
 
 bool crypto_equal(const void *a, const void *b, size_t len)
