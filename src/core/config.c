@@ -27,6 +27,7 @@ struct config_key {
 #define S_STORE CONFIG_SCOPE_STORE
 #define S_SERVE CONFIG_SCOPE_SERVE
 #define S_WECHAT CONFIG_SCOPE_WECHAT
+#define S_PLATFORM CONFIG_SCOPE_PLATFORM
 
 static const struct config_key keys[] = {
     {"data_dir", T_STRING, "./var", 0, 0, F(data_dir), S_STORE,
@@ -37,9 +38,11 @@ static const struct config_key keys[] = {
     {"store.pool_size", T_U64, "0", 0, 256, F(store_pool_size), S_STORE,
      "database connections (0 = HTTP threads + 2)"},
     {"log.level", T_STRING, "info", 0, 0, F(log_level), S_STORE, "debug, info, warn or error"},
-    {"log.access", T_BOOL, "true", 0, 0, F(access_log), S_SERVE,
+    {"log.access", T_BOOL, "true", 0, 0, F(access_log), S_SERVE | S_PLATFORM,
      "write one JSON line per request to stderr"},
     {"listen", T_STRING, "127.0.0.1:8080", 0, 0, F(listen), S_SERVE, "address and port to listen on"},
+    {"listen", T_STRING, "127.0.0.1:8081", 0, 0, F(listen), S_PLATFORM,
+     "address and port the emulator listens on"},
     {"public_url", T_STRING, "", 0, 0, F(public_url), S_SERVE,
      "URL users reach this server at (default: http://LISTEN)"},
     {"web_dir", T_STRING, "web", 0, 0, F(web_dir), S_SERVE,
@@ -88,6 +91,10 @@ static const struct config_key keys[] = {
     {"wechat.previous_encoding_aes_key", T_STRING, "", 0, 0,
      F(wechat_previous_encoding_aes_key), S_WECHAT,
      "the previous EncodingAESKey, still accepted during a key rotation"},
+    {"platform.fixtures", T_STRING, "", 0, 0, F(platform_fixtures), S_PLATFORM,
+     "JSON file of WeChat users, apps and components loaded at start"},
+    {"platform.ticket_interval", T_U64, "600", 1, 86400, F(platform_ticket_interval), S_PLATFORM,
+     "seconds between component_verify_ticket pushes"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -176,7 +183,9 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     if (section && *section)
         buf_addf(&key, "%s.", section);
     buf_adds(&key, name);
-    const struct config_key *k = find_key(key.data, key.len, CONFIG_SCOPE_ALL);
+    const struct config_key *k = find_key(key.data, key.len, st->scope);
+    if (!k)
+        k = find_key(key.data, key.len, CONFIG_SCOPE_ALL);
     snprintf(source, sizeof(source), "%s", st->path);
     if (!k)
         st->rc = be_fail(st->diag, BE_INVALID_PARAMETER, "unknown key '%s' in %s", key.data,
@@ -187,12 +196,17 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return st->rc == 0;
 }
 
-struct config *config_defaults(void)
+struct config *config_defaults(unsigned scope)
 {
     struct config *cfg = xcalloc(1, sizeof(*cfg));
+    /* Every field gets a value; then the scope's own defaults win for keys
+     * that several scopes share with different defaults. */
     for (size_t i = 0; i < NKEYS; i++)
         if (set_value(cfg, &keys[i], keys[i].def, "defaults", NULL))
             abort(); /* a default outside its own bounds is a programming error */
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].scope & scope) && find_key(keys[i].name, strlen(keys[i].name), scope) == &keys[i])
+            set_value(cfg, &keys[i], keys[i].def, "defaults", NULL);
     return cfg;
 }
 
@@ -216,7 +230,7 @@ static void config_finish(struct config *cfg)
 int config_load(int argc, char **argv, unsigned scope, struct config **ret_config,
                 char ***ret_rest, struct be_diag *diag)
 {
-    struct config *cfg = config_defaults();
+    struct config *cfg = config_defaults(scope);
     char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
     size_t nrest = 0;
     int rc = BE_OK;
@@ -249,7 +263,8 @@ int config_load(int argc, char **argv, unsigned scope, struct config **ret_confi
 
     for (size_t i = 0; i < NKEYS; i++) {
         char name[96], source[128];
-        if (!(keys[i].scope & scope))
+        if (!(keys[i].scope & scope) ||
+            find_key(keys[i].name, strlen(keys[i].name), scope) != &keys[i])
             continue;
         env_name(&keys[i], name, sizeof(name));
         const char *v = getenv(name);
@@ -309,9 +324,13 @@ void config_free(struct config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].type == T_STRING)
-            free(*(char **)((char *)cfg + keys[i].offset));
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (keys[i].type != T_STRING)
+            continue;
+        char **slot = (char **)((char *)cfg + keys[i].offset);
+        free(*slot); /* keys that share a field (per-scope defaults) free it once */
+        *slot = NULL;
+    }
     free(cfg->config_file);
     free(cfg);
 }
@@ -322,7 +341,8 @@ void config_print_help(FILE *out, unsigned scope)
                  "  --config FILE  (BINDERY_CONFIG)  INI file read before the environment\n");
     for (size_t i = 0; i < NKEYS; i++) {
         char env[96], flag[96];
-        if (!(keys[i].scope & scope))
+        if (!(keys[i].scope & scope) ||
+            find_key(keys[i].name, strlen(keys[i].name), scope) != &keys[i])
             continue;
         env_name(&keys[i], env, sizeof(env));
         snprintf(flag, sizeof(flag), "%s", keys[i].name);

@@ -49,6 +49,9 @@ struct config {
     char *wechat_token;
     char *wechat_encoding_aes_key;
     char *wechat_previous_encoding_aes_key;
+
+    char *platform_fixtures;
+    uint64_t platform_ticket_interval;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits
@@ -57,6 +60,7 @@ enum config_scope {
     CONFIG_SCOPE_STORE = 1 << 0,  /* opens a store: data dir, store URL */
     CONFIG_SCOPE_SERVE = 1 << 1,  /* listens: HTTP, sessions, API */
     CONFIG_SCOPE_WECHAT = 1 << 2, /* talks to WeChat */
+    CONFIG_SCOPE_PLATFORM = 1 << 3, /* the WeChat platform emulator */
     CONFIG_SCOPE_ALL = 0xff,
 };
 
@@ -69,8 +73,9 @@ enum config_scope {
 int config_load(int argc, char **argv, unsigned scope, struct config **ret_config,
                 char ***ret_rest, struct be_diag *diag);
 
-/* The defaults only (for tests). */
-struct config *config_defaults(void);
+/* The defaults of scope only (for tests). A key may have a different
+ * default in another scope (listen: 8080 for serve, 8081 for platform). */
+struct config *config_defaults(unsigned scope);
 
 void config_free(struct config *cfg);
 

@@ -15,13 +15,7 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-struct migration {
-    int version;
-    const char *name;
-    const char *sql;
-};
-
-static const struct migration migrations[] = {
+static const struct store_migration migrations[] = {
     {1, "accounts, sessions, access keys, audit, login throttle",
      "CREATE TABLE accounts ("
      "  uin BIGINT PRIMARY KEY,"
@@ -81,6 +75,11 @@ int store_schema_version_latest(void)
     return migrations[NMIGRATIONS - 1].version;
 }
 
+int store_migrate(struct store *s, int *ret_version)
+{
+    return store_migrate_list(s, "bindery", migrations, NMIGRATIONS, ret_version);
+}
+
 static char *render(const char *sql, enum store_dialect d)
 {
     static const struct {
@@ -107,15 +106,19 @@ static char *render(const char *sql, enum store_dialect d)
 }
 
 struct apply_ctx {
-    const struct migration *m;
+    const char *component;
+    const struct store_migration *m;
     bool applied;
+    int version;
 };
 
-static int current_version(struct store_conn *c, int *ret)
+static int current_version(struct store_conn *c, const char *component, int *ret)
 {
     struct store_result *r = NULL;
-    int rc = store_query(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
-                         &r);
+    int rc = store_query(c,
+                         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+                         " WHERE component = $1",
+                         SV_ARGS(SV_TEXT(component)), &r);
     if (rc == BE_OK)
         *ret = (int)store_result_i64(r, 0, 0);
     store_result_free(r);
@@ -133,7 +136,7 @@ static int apply_one(struct store_conn *c, void *arg)
         if (rc)
             return rc;
     }
-    if ((rc = current_version(c, &version)))
+    if ((rc = current_version(c, ctx->component, &version)))
         return rc;
     if (version >= ctx->m->version)
         return BE_OK;
@@ -142,8 +145,11 @@ static int apply_one(struct store_conn *c, void *arg)
     free(sql);
     if (rc)
         return rc;
-    rc = store_exec(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                    SV_ARGS(SV_I64(ctx->m->version), SV_TEXT(ctx->m->name), SV_I64(time_now())),
+    rc = store_exec(c,
+                    "INSERT INTO schema_migrations (component, version, name, applied_at)"
+                    " VALUES ($1, $2, $3, $4)",
+                    SV_ARGS(SV_TEXT(ctx->component), SV_I64(ctx->m->version),
+                            SV_TEXT(ctx->m->name), SV_I64(time_now())),
                     NULL);
     if (rc == BE_OK)
         ctx->applied = true;
@@ -155,16 +161,19 @@ static int create_table(struct store_conn *c, void *arg)
     (void)arg;
     return store_exec(c,
                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      " version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                      " component TEXT NOT NULL, version BIGINT NOT NULL, name TEXT NOT NULL,"
+                      " applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))",
                       NULL, 0, NULL);
 }
 
 static int read_version(struct store_conn *c, void *arg)
 {
-    return current_version(c, arg);
+    struct apply_ctx *ctx = arg;
+    return current_version(c, ctx->component, &ctx->version);
 }
 
-int store_migrate(struct store *s, int *ret_version)
+int store_migrate_list(struct store *s, const char *component, const struct store_migration *list,
+                       size_t n, int *ret_version)
 {
     int rc = store_run(s, create_table, NULL);
     /* Two instances creating the table at once: one loses with a duplicate. */
@@ -172,19 +181,20 @@ int store_migrate(struct store *s, int *ret_version)
         rc = BE_OK;
     if (rc)
         return rc;
-    for (size_t i = 0; i < NMIGRATIONS; i++) {
-        struct apply_ctx ctx = {&migrations[i], false};
+    for (size_t i = 0; i < n; i++) {
+        struct apply_ctx ctx = {component, &list[i], false, 0};
         if ((rc = store_tx(s, apply_one, &ctx))) {
-            log_error("store: migration %d (%s) failed: %s", migrations[i].version,
-                      migrations[i].name, be_err_code(rc));
+            log_error("store: %s migration %d (%s) failed: %s", component, list[i].version,
+                      list[i].name, be_err_code(rc));
             return rc;
         }
         if (ctx.applied)
-            log_info("store: applied migration %d: %s", migrations[i].version, migrations[i].name);
+            log_info("store: applied %s migration %d: %s", component, list[i].version,
+                     list[i].name);
     }
-    int version = 0;
-    rc = store_run(s, read_version, &version);
+    struct apply_ctx ctx = {component, NULL, false, 0};
+    rc = store_run(s, read_version, &ctx);
     if (rc == BE_OK && ret_version)
-        *ret_version = version;
+        *ret_version = ctx.version;
     return rc;
 }

@@ -66,9 +66,21 @@ enum store_dialect store_dialect(const struct store *s);
 /* "sqlite" or "postgres". */
 const char *store_backend_name(const struct store *s);
 
-/* Applies every migration not yet applied, in order, each in its own
- * transaction; safe when several instances start at once. ret_version (may
- * be NULL) gets the schema version reached. */
+/* One forward-only schema change. In sql, @BLOB@ and @AUTOID@ stand for the
+ * dialect's blob type and auto-increment primary key. */
+struct store_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+/* Applies every migration of list (sorted by version) not yet recorded for
+ * `component` ("bindery", "platform") in the schema_migrations table, in order, each in its own transaction; safe
+ * when several instances start at once. ret_version (may be NULL) gets the
+ * schema version reached. */
+int store_migrate_list(struct store *s, const char *component, const struct store_migration *list,
+                       size_t n, int *ret_version);
+/* Bindery's own schema (src/store/migrations.c). */
 int store_migrate(struct store *s, int *ret_version);
 /* The highest migration this build knows. */
 int store_schema_version_latest(void);

@@ -154,6 +154,33 @@ static void test_config_sources(void **state)
     unlink(ini);
 }
 
+static void test_config_scopes(void **state)
+{
+    (void)state;
+    struct config *cfg;
+    char **rest;
+    struct be_diag diag = {""};
+    char *argv[] = {"x", NULL};
+    assert_int_equal(config_load(1, argv, CONFIG_SCOPE_PLATFORM | CONFIG_SCOPE_STORE, &cfg, &rest,
+                                 &diag),
+                     0);
+    assert_string_equal(cfg->listen, "127.0.0.1:8081");
+    free(rest);
+    config_free(cfg);
+    assert_int_equal(config_load(1, argv, CONFIG_SCOPE_SERVE | CONFIG_SCOPE_STORE, &cfg, &rest,
+                                 &diag),
+                     0);
+    assert_string_equal(cfg->listen, "127.0.0.1:8080");
+    free(rest);
+    config_free(cfg);
+    /* a key of another scope is not a flag here */
+    char *argv2[] = {"x", "--platform.ticket-interval", "5", NULL};
+    assert_int_equal(config_load(3, argv2, CONFIG_SCOPE_SERVE, &cfg, &rest, &diag), 0);
+    assert_string_equal(rest[0], "--platform.ticket-interval");
+    free(rest);
+    config_free(cfg);
+}
+
 static void test_seal(void **state)
 {
     (void)state;
@@ -273,7 +300,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf),       cmocka_unit_test(test_arena),
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_config_sources), cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_config_sources), cmocka_unit_test(test_config_scopes),
+        cmocka_unit_test(test_seal),
         cmocka_unit_test(test_encodings), cmocka_unit_test(test_pwhash),
         cmocka_unit_test(test_keyring),   cmocka_unit_test(test_time),
     };

@@ -34,7 +34,7 @@ static inline int test_app_open(struct test_app *t)
     snprintf(t->dir, sizeof(t->dir), "/tmp/bindery-unit-XXXXXX");
     if (!mkdtemp(t->dir))
         return -1;
-    t->cfg = config_defaults();
+    t->cfg = config_defaults(CONFIG_SCOPE_ALL);
     free(t->cfg->data_dir);
     t->cfg->data_dir = xstrdup(t->dir);
     free(t->cfg->store);
