@@ -66,6 +66,49 @@ static const struct store_migration migrations[] = {
      "  last_failure BIGINT NOT NULL,"
      "  blocked_until BIGINT NOT NULL"
      ");"},
+    {2, "wechat component state (ticket, token, refresh lease) and authorization events",
+     /* One row per component appid; secrets sealed (src/wechat/component.c). */
+     "CREATE TABLE wechat_component ("
+     "  component_appid TEXT PRIMARY KEY,"
+     "  ticket_sealed @BLOB@,"
+     "  ticket_time BIGINT NOT NULL DEFAULT 0,"
+     "  ticket_received_at BIGINT NOT NULL DEFAULT 0,"
+     "  token_sealed @BLOB@,"
+     "  token_expires_at BIGINT NOT NULL DEFAULT 0,"
+     "  token_generation BIGINT NOT NULL DEFAULT 0,"
+     "  refresh_owner TEXT,"
+     "  refresh_until BIGINT NOT NULL DEFAULT 0,"
+     "  refresh_failed_at BIGINT NOT NULL DEFAULT 0,"
+     "  refresh_errcode BIGINT NOT NULL DEFAULT 0,"
+     "  refresh_error TEXT,"
+     "  updated_at BIGINT NOT NULL"
+     ");"
+     /* authorized / updateauthorized / unauthorized pushes, consumed through
+      * claims (src/wechat/events.c). Either key stops a replay. */
+     "CREATE TABLE wechat_events ("
+     "  id @AUTOID@,"
+     "  component_appid TEXT NOT NULL,"
+     "  info_type TEXT NOT NULL,"
+     "  authorizer_appid TEXT NOT NULL,"
+     "  create_time BIGINT NOT NULL,"
+     "  msg_signature TEXT NOT NULL,"
+     "  auth_code_sealed @BLOB@,"
+     "  auth_code_expires_at BIGINT NOT NULL DEFAULT 0,"
+     "  pre_auth_code TEXT NOT NULL DEFAULT '',"
+     "  received_at BIGINT NOT NULL,"
+     "  state TEXT NOT NULL DEFAULT 'pending',"
+     "  claim_owner TEXT,"
+     "  claim_until BIGINT NOT NULL DEFAULT 0,"
+     "  attempts BIGINT NOT NULL DEFAULT 0,"
+     "  last_error TEXT,"
+     "  outcome TEXT,"
+     "  done_at BIGINT"
+     ");"
+     "CREATE UNIQUE INDEX wechat_events_push"
+     "  ON wechat_events(component_appid, info_type, authorizer_appid, create_time);"
+     "CREATE UNIQUE INDEX wechat_events_signature ON wechat_events(msg_signature);"
+     "CREATE INDEX wechat_events_queue"
+     "  ON wechat_events(component_appid, state, authorizer_appid, create_time);"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -131,8 +174,13 @@ static int apply_one(struct store_conn *c, void *arg)
     int version, rc;
     ctx->applied = false;
     if (store_conn_dialect(c) == STORE_POSTGRES) {
-        /* Serialises instances that start together; released at commit. */
-        rc = store_exec(c, "SELECT pg_advisory_xact_lock(7311)", NULL, 0, NULL);
+        /* Serialises instances that start together; released at commit. Not
+         * an advisory lock taken with SELECT: under REPEATABLE READ that
+         * SELECT fixes the snapshot before the wait, so the version read next
+         * would miss the migration the other instance just committed. LOCK
+         * TABLE takes no snapshot. */
+        rc = store_exec(c, "LOCK TABLE schema_migrations IN SHARE ROW EXCLUSIVE MODE", NULL, 0,
+                        NULL);
         if (rc)
             return rc;
     }

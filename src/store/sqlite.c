@@ -70,10 +70,20 @@ static int sq_connect(const char *url, unsigned timeout_s, void **ret_conn, char
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, (int)(timeout_s * 1000));
     char *msg = NULL;
-    rc = sqlite3_exec(c->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                      "PRAGMA synchronous=NORMAL;",
-                      NULL, NULL, &msg);
+    /* Switching a new file to WAL needs an exclusive lock, and SQLite answers
+     * SQLITE_BUSY at once, without the busy handler, while another process
+     * opens the same new file: retry by hand within the timeout. */
+    for (unsigned waited_ms = 0;; waited_ms += 10) {
+        rc = sqlite3_exec(c->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
+                          "PRAGMA synchronous=NORMAL;",
+                          NULL, NULL, &msg);
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= timeout_s * 1000)
+            break;
+        sqlite3_free(msg);
+        msg = NULL;
+        sqlite3_sleep(10);
+    }
     if (rc != SQLITE_OK) {
         snprintf(err, errn, "%s: %s", path, msg ? msg : "cannot configure");
         sqlite3_free(msg);
