@@ -107,6 +107,7 @@ static void start_session(struct web *w, struct http_request *req, const struct 
         goto out;
     }
     set_session_cookie(w, req, token.data, (int64_t)w->app->cfg->session_absolute_timeout);
+    http_resp_header(req, "Cache-Control", "no-store");
     web_reply_ok(req, session_json(w, &s, acct));
 out:
     buf_release(&token);

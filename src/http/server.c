@@ -601,12 +601,16 @@ void http_serve_file(struct http_request *req, const char *root, const char *rel
     if (!strncmp(type, "text/html", 9)) {
         http_resp_header(req, "Cache-Control", "no-cache");
         http_resp_header(req, "X-Frame-Options", "DENY");
-        http_resp_header(req, "Referrer-Policy", "same-origin");
+        /* The WeChat authorization page checks the Referer's origin (spec
+         * §5.2): send the origin, never the path, across sites. */
+        http_resp_header(req, "Referrer-Policy", "strict-origin-when-cross-origin");
         http_resp_header(req, "Content-Security-Policy",
                          "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                          "frame-ancestors 'none'; form-action 'self'");
     } else {
-        http_resp_header(req, "Cache-Control", "public, max-age=300");
+        /* Revalidate every time: a page must never run with a stale script
+         * after an upgrade. The files are small. */
+        http_resp_header(req, "Cache-Control", "no-cache");
     }
     http_respond_take(req, 200, type, data, got);
     goto out;

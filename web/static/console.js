@@ -1,0 +1,359 @@
+// The console pages' behaviour: the sign-in and sign-up forms and the
+// account information page. Each page names itself in <body data-page>.
+// Texts come from i18n.js (window.BinderyI18n), which loads first.
+(function () {
+  'use strict';
+
+  var i18n = window.BinderyI18n;
+  var t = i18n.t;
+
+  var SESSION_INVALID = 'AuthFailure.SessionInvalid';
+  var CSRF_INVALID = 'AuthFailure.CsrfTokenInvalid';
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  // Sets el's text from the dictionary and keeps the key on the element, so
+  // that a later language switch retranslates it.
+  function setText(el, key, vars) {
+    if (vars)
+      el.removeAttribute('data-i18n');
+    else
+      el.setAttribute('data-i18n', key);
+    el.textContent = t(key, vars);
+  }
+
+  // Sets el's text to a value that is not translated (server data).
+  function setRaw(el, text) {
+    el.removeAttribute('data-i18n');
+    el.textContent = text;
+  }
+
+  /* ---- Talking to the server ------------------------------------------ */
+
+  // A failed call: code and message as the server sent them (code is empty
+  // when the server could not be reached), and the Retry-After seconds when
+  // the server asked to wait.
+  function ApiError(code, message, retryAfter) {
+    this.code = code;
+    this.message = message;
+    this.retryAfter = retryAfter || 0;
+  }
+
+  // Calls a console endpoint and resolves with the envelope's Response
+  // fields, or rejects with an ApiError.
+  async function call(method, path, body, headers) {
+    var init = { method: method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    Object.keys(headers || {}).forEach(function (name) {
+      init.headers[name] = headers[name];
+    });
+    var res, data;
+    try {
+      res = await fetch(path, init);
+      data = await res.json();
+    } catch (e) {
+      throw new ApiError('', t('err.network'));
+    }
+    var resp = data && data.Response;
+    if (!resp)
+      throw new ApiError('', t('err.network'));
+    if (resp.Error) {
+      var wait = parseInt(res.headers.get('Retry-After') || '0', 10);
+      throw new ApiError(resp.Error.Code || '', resp.Error.Message || '', wait > 0 ? wait : 0);
+    }
+    return resp;
+  }
+
+  function getSession() {
+    return call('GET', '/console/session');
+  }
+
+  /* ---- Error boxes ---------------------------------------------------- */
+
+  // Shows err in the alert box whose ids start with prefix: a title in the
+  // page's language (specific to the error code when the dictionary has
+  // one, else fallbackKey), the server's own message, and its code.
+  function showError(prefix, fallbackKey, err) {
+    var box = $(prefix);
+    var codeKey = 'err.' + err.code;
+    setText($(prefix + '-title'), err.code && i18n.has(codeKey) ? codeKey : fallbackKey);
+    if (err.code)
+      setRaw($(prefix + '-message'), err.message);
+    else
+      setText($(prefix + '-message'), 'err.network');
+    var codeEl = $(prefix + '-code');
+    setRaw(codeEl, err.code);
+    codeEl.hidden = !err.code;
+    box.hidden = false;
+  }
+
+  function hideError(prefix) {
+    $(prefix).hidden = true;
+  }
+
+  function setBusy(button, labelEl, busy, busyKey, idleKey) {
+    button.disabled = busy;
+    button.classList.toggle('is-busy', busy);
+    if (busy)
+      button.setAttribute('aria-busy', 'true');
+    else
+      button.removeAttribute('aria-busy');
+    setText(labelEl, busy ? busyKey : idleKey);
+  }
+
+  /* ---- Sign-in and sign-up ------------------------------------------ */
+
+  // Which field an error code is about, to mark it invalid.
+  var FIELD_OF_CODE = {
+    'InvalidParameterValue': 'email',
+    'ResourceInUse.Email': 'email',
+    'InvalidParameter.PasswordViolatedRules': 'password',
+    'FailedOperation.LoginFailed': 'password'
+  };
+
+  function initAuthPage() {
+    var form = $('auth-form');
+    var email = $('email');
+    var password = $('password');
+    var button = $('submit');
+    var label = $('submit-label');
+    var endpoint = form.getAttribute('data-endpoint');
+    var errorTitle = form.getAttribute('data-error-title');
+    var busyKey = form.getAttribute('data-busy-label');
+    var idleKey = label.getAttribute('data-i18n');
+    var busy = false;
+    var waitUntil = 0;
+    var waitTimer = null;
+
+    function markInvalid(code) {
+      var field = FIELD_OF_CODE[code];
+      [email, password].forEach(function (input) {
+        if (input.id === field)
+          input.setAttribute('aria-invalid', 'true');
+        else
+          input.removeAttribute('aria-invalid');
+      });
+    }
+
+    // After RequestLimitExceeded.LoginThrottled the button stays disabled
+    // and counts down the seconds the server asked for.
+    function tick() {
+      var left = Math.ceil((waitUntil - Date.now()) / 1000);
+      if (left > 0) {
+        setText(label, 'form.retryIn', { s: left });
+        return;
+      }
+      clearInterval(waitTimer);
+      waitTimer = null;
+      button.disabled = false;
+      setText(label, idleKey);
+    }
+
+    function waitFor(seconds) {
+      waitUntil = Date.now() + seconds * 1000;
+      button.disabled = true;
+      if (!waitTimer)
+        waitTimer = setInterval(tick, 1000);
+      tick();
+    }
+
+    // An edited field is no longer the one the last error was about.
+    [email, password].forEach(function (input) {
+      input.addEventListener('input', function () {
+        input.removeAttribute('aria-invalid');
+      });
+    });
+
+    form.addEventListener('submit', async function (ev) {
+      ev.preventDefault();
+      if (busy || waitTimer)
+        return;
+      busy = true;
+      hideError('form-error');
+      setBusy(button, label, true, busyKey, idleKey);
+      try {
+        await call('POST', endpoint, { Email: email.value.trim(), Password: password.value });
+        // Stay busy while the browser leaves for the account page.
+        window.location.assign('/account');
+        return;
+      } catch (err) {
+        showError('form-error', errorTitle, err);
+        markInvalid(err.code);
+        busy = false;
+        setBusy(button, label, false, busyKey, idleKey);
+        if (err.retryAfter)
+          waitFor(err.retryAfter);
+      }
+    });
+
+    document.addEventListener('bindery:langchange', function () {
+      if (waitTimer)
+        tick();
+    });
+
+    // Coming back with the Back button restores the page as it was left,
+    // possibly mid-request: make it usable again.
+    window.addEventListener('pageshow', function (ev) {
+      if (ev.persisted && busy) {
+        busy = false;
+        setBusy(button, label, false, busyKey, idleKey);
+      }
+    });
+
+    // Already signed in: the account page is where this page would lead.
+    getSession().then(function () {
+      window.location.replace('/account');
+    }, function () { /* not signed in: stay */ });
+  }
+
+  /* ---- Account information ------------------------------------------ */
+
+  function initAccountPage() {
+    var csrf = '';
+    var uin = '';
+    var copyTimer = null;
+    var logout = $('logout');
+    var logoutLabel = $('logout-label');
+
+    function render(s) {
+      uin = s.Uin;
+      csrf = s.CsrfToken;
+      setRaw($('uin'), s.Uin);
+      setRaw($('email'), s.Email || '—');
+      setRaw($('appid'), String(s.AppId));
+      var via = $('via');
+      if (i18n.has('via.' + s.RegisteredVia))
+        setText(via, 'via.' + s.RegisteredVia);
+      else
+        setRaw(via, s.RegisteredVia || '—');
+      var kind = $('kind');
+      if (i18n.has('kind.' + s.Kind))
+        setText(kind, 'kind.' + s.Kind);
+      else
+        setRaw(kind, s.Kind || '—');
+      var showOwner = Boolean(s.OwnerUin) && s.OwnerUin !== s.Uin;
+      setRaw($('owner'), showOwner ? s.OwnerUin : '');
+      $('owner-row').hidden = !showOwner;
+      setRaw($('topbar-email'), s.Email || s.Uin);
+      $('topbar-user').hidden = false;
+      $('loading').hidden = true;
+      $('account-card').hidden = false;
+      logout.disabled = false;
+    }
+
+    async function load() {
+      try {
+        var s = await getSession();
+        hideError('page-error');
+        render(s);
+      } catch (err) {
+        if (err.code === SESSION_INVALID) {
+          window.location.replace('/');
+          return;
+        }
+        $('loading').hidden = true;
+        showError('page-error', 'err.session', err);
+      }
+    }
+
+    async function copyText(text) {
+      if (navigator.clipboard && window.isSecureContext) {
+        try {
+          await navigator.clipboard.writeText(text);
+          return true;
+        } catch (e) {
+          // Fall through to the selection-based copy.
+        }
+      }
+      var helper = document.createElement('textarea');
+      helper.value = text;
+      helper.setAttribute('readonly', '');
+      helper.className = 'clipboard-helper';
+      document.body.appendChild(helper);
+      helper.select();
+      var ok = false;
+      try {
+        ok = document.execCommand('copy');
+      } catch (e) {
+        ok = false;
+      }
+      document.body.removeChild(helper);
+      return ok;
+    }
+
+    // Selects the account ID on the page so that the user can copy it by
+    // hand when the clipboard is out of reach.
+    function selectUin() {
+      var range = document.createRange();
+      range.selectNodeContents($('uin'));
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    }
+
+    $('copy-uin').addEventListener('click', async function () {
+      var status = $('copy-status');
+      var ok = uin && await copyText(uin);
+      if (!ok)
+        selectUin();
+      status.classList.toggle('is-error', !ok);
+      setText(status, ok ? 'account.copied' : 'account.copyFailed');
+      clearTimeout(copyTimer);
+      copyTimer = setTimeout(function () {
+        setRaw(status, '');
+      }, ok ? 2500 : 6000);
+    });
+
+    async function signOut() {
+      try {
+        await call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
+      } catch (err) {
+        if (err.code !== CSRF_INVALID)
+          throw err;
+        // Another tab signed in again and rotated the session: take the
+        // current token and try once more.
+        csrf = (await getSession()).CsrfToken;
+        await call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
+      }
+    }
+
+    logout.addEventListener('click', async function () {
+      setBusy(logout, logoutLabel, true, 'account.loggingOut', 'account.logout');
+      hideError('page-error');
+      try {
+        await signOut();
+      } catch (err) {
+        if (err.code !== SESSION_INVALID) {
+          showError('page-error', 'err.logout', err);
+          setBusy(logout, logoutLabel, false, 'account.loggingOut', 'account.logout');
+          return;
+        }
+      }
+      window.location.replace('/');
+    });
+
+    // A page restored by the Back button, or a tab left open until the
+    // session ended, checks the session again.
+    window.addEventListener('pageshow', function (ev) {
+      if (ev.persisted)
+        load();
+    });
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible' && csrf)
+        load();
+    });
+
+    load();
+  }
+
+  var page = document.body.getAttribute('data-page');
+  if (page === 'login' || page === 'signup')
+    initAuthPage();
+  else if (page === 'account')
+    initAccountPage();
+})();
