@@ -11,11 +11,16 @@
 #include "core/keyring.h"
 #include "store/store.h"
 
+struct wx_component;
+
 struct app {
     const struct config *cfg;
     struct store *store;
     struct keyring keys;
     struct crypto_pwhash *pwhash;
+    /* The WeChat component (wechat/component.h): set by `serve`, NULL in the
+     * other commands; owned by whoever set it. */
+    struct wx_component *wechat;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

@@ -113,6 +113,7 @@ static const struct http_route routes[] = {
     {"POST", "/console/logout", false, web_console_logout, "console_logout"},
     {"GET", "/console/session", false, web_console_session, "console_session"},
     {"POST", "/console/api", false, web_console_api, "console_api"},
+    {"POST", "/wechat/events", false, web_wechat_events, "wechat_events"},
     {"GET", "/signup", false, page_signup, "page_signup"},
     {"GET", "/account", false, page_account, "page_account"},
     {"GET", "/static/", true, static_file, "static"},

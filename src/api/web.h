@@ -10,10 +10,13 @@
 
 #include "http/http.h"
 
+struct wechat_events;
+
 /* What every handler gets as its ctx. */
 struct web {
     struct app *app;
-    struct http_server *http; /* set once the server runs (for /metrics) */
+    struct http_server *http;            /* set once the server runs (for /metrics) */
+    struct wechat_events *wechat_events; /* NULL: POST /wechat/events answers 503 */
 };
 
 /* The routes, in match order. */
@@ -26,6 +29,7 @@ void web_console_login(struct http_request *req, void *ctx);  /* POST /console/l
 void web_console_logout(struct http_request *req, void *ctx); /* POST /console/logout */
 void web_console_session(struct http_request *req, void *ctx); /* GET /console/session */
 void web_console_api(struct http_request *req, void *ctx);    /* POST /console/api */
+void web_wechat_events(struct http_request *req, void *ctx);  /* POST /wechat/events */
 
 /* Answers with the API envelope (HTTP 200, Content-Type application/json). */
 void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);

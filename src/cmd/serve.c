@@ -8,6 +8,8 @@
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "core/parse.h"
+#include "wechat/component.h"
+#include "wechat/events.h"
 #include "core/banned.h"
 
 #define SHUTDOWN_GRACE_S 10
@@ -26,6 +28,8 @@ int cmd_serve(int argc, char **argv)
     struct app app;
     struct be_diag diag = {""};
     struct http_server *srv = NULL;
+    struct wx_component *wechat = NULL;
+    struct wechat_events *wechat_events = NULL;
     char host[256];
     uint16_t port;
     if (cmd_load_config(argc, argv, CONFIG_SCOPE_ALL, usage, &cfg, &rest, &status))
@@ -54,7 +58,17 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "bindery serve: %s\n", diag.msg);
         goto out_cfg;
     }
-    struct web web = {&app, NULL};
+    if (wx_component_new(&app, NULL, &wechat, &diag) ||
+        wechat_events_new(&app, &wechat_events, &diag)) {
+        fprintf(stderr, "bindery serve: %s\n", diag.msg);
+        status = 2;
+        goto out_wechat;
+    }
+    app.wechat = wechat;
+    if (wechat_events_disabled_reason(wechat_events))
+        log_info("bindery serve: POST /wechat/events answers 503: %s",
+                 wechat_events_disabled_reason(wechat_events));
+    struct web web = {&app, NULL, wechat_events};
     size_t nroutes;
     const struct http_route *routes = web_routes(&nroutes);
     struct http_server_options opts = {
@@ -68,7 +82,7 @@ int cmd_serve(int argc, char **argv)
     };
     if (http_server_start(&opts, routes, nroutes, &web, &srv)) {
         fprintf(stderr, "bindery serve: cannot listen on %s\n", cfg->listen);
-        goto out_app;
+        goto out_wechat;
     }
     web.http = srv;
     log_info("bindery serve: listening on http://%s:%u (store: %s)", host,
@@ -80,7 +94,10 @@ int cmd_serve(int argc, char **argv)
     http_server_stop(srv, SHUTDOWN_GRACE_S);
     log_info("bindery serve: stopped");
     status = 0;
-out_app:
+out_wechat:
+    app.wechat = NULL;
+    wechat_events_free(wechat_events);
+    wx_component_free(wechat);
     app_close(&app);
 out_cfg:
     free(rest);
