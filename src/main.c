@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
     {"migrate", cmd_migrate, "apply database migrations and exit"},
     {"backup", cmd_backup, "write an online backup of the SQLite store to a file"},
     {"admin", cmd_admin, "operator commands: create-account, create-access-key"},
+    {"platform", cmd_platform, "run the WeChat platform emulator (component API, pages, pushes)"},
 };
 
 static void usage(FILE *out)

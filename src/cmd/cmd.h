@@ -10,6 +10,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+int cmd_platform(int argc, char **argv);
 
 /* Shared: loads the configuration for scope, printing errors and --help.
  * Returns 0 and the config, or the exit status to use (ret_exit). */
