@@ -71,10 +71,8 @@ e2e: test-deps
 	@$(MAKE) --no-print-directory MODE=release build
 	@scripts/run-e2e.sh
 
-test: test-deps
-	@$(MAKE) --no-print-directory MODE=release unit
-	@$(MAKE) --no-print-directory MODE=asan unit
-	@scripts/run-e2e.sh
+test:
+	@scripts/test.sh
 
 run: deps
 	@$(MAKE) --no-print-directory MODE=release build

@@ -13,7 +13,7 @@ export const WEB_DIR = join(root, 'web');
 // Extra store configuration when the suite runs on PostgreSQL: a fresh
 // database per server, created through the cluster's URL.
 async function storeFor(name) {
-  const base = process.env.BINDERY_TEST_PG_URL;
+  const base = process.env.BINDERY_E2E_PG_URL;
   if (!base) return {};
   const db = `e2e_${name}_${Math.random().toString(36).slice(2, 10)}`;
   const r = spawnSync('psql', [base, '-qAtc', `CREATE DATABASE ${db}`], { encoding: 'utf8' });
