@@ -11,7 +11,7 @@ int app_open(const struct config *cfg, struct app *ret_app, struct be_diag *diag
     struct app app;
     memset(&app, 0, sizeof(app));
     app.cfg = cfg;
-    int rc = keyring_load(cfg->data_dir, &app.keys, NULL, diag);
+    int rc = keyring_load(cfg->data_dir, cfg->master_key_file, &app.keys, NULL, diag);
     if (rc)
         return rc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -32,6 +32,9 @@ struct config_key {
 static const struct config_key keys[] = {
     {"data_dir", T_STRING, "./var", 0, 0, F(data_dir), S_STORE,
      "directory for the SQLite database, the master key and other state"},
+    {"master_key_file", T_STRING, "", 0, 0, F(master_key_file), S_STORE,
+     "file holding the master key (default: DATA_DIR/master.key); instances sharing a "
+     "database must share it"},
     {"store", T_STRING, "", 0, 0, F(store), S_STORE,
      "store URL: sqlite:///path/to/file.db or postgres://user@host/db (default: "
      "sqlite in the data directory)"},

@@ -15,6 +15,7 @@
 struct config {
     char *config_file;
     char *data_dir;
+    char *master_key_file;
     char *listen;
     char *public_url;
     char *web_dir;

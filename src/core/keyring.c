@@ -75,7 +75,7 @@ static int read_key(const char *path, unsigned char master[CRYPTO_KEY_LEN], stru
     return BE_OK;
 }
 
-int keyring_load(const char *data_dir, struct keyring *ret, bool *ret_created,
+int keyring_load(const char *data_dir, const char *key_file, struct keyring *ret, bool *ret_created,
                  struct be_diag *diag)
 {
     unsigned char master[CRYPTO_KEY_LEN];
@@ -87,7 +87,10 @@ int keyring_load(const char *data_dir, struct keyring *ret, bool *ret_created,
                      strerror(errno));
         goto out;
     }
-    buf_addf(&path, "%s/master.key", data_dir);
+    if (key_file && *key_file)
+        buf_adds(&path, key_file);
+    else
+        buf_addf(&path, "%s/master.key", data_dir);
     if (access(path.data, F_OK) != 0) {
         rc = create_key(path.data, master, diag);
         if (rc == BE_OK)

@@ -14,10 +14,11 @@ struct keyring {
     unsigned char token[CRYPTO_KEY_LEN]; /* HMAC for other server-made tokens */
 };
 
-/* Loads DATA_DIR/master.key, creating the directory (0700) and the key
- * (0600) when missing. Refuses a key file readable by group or others.
+/* Loads key_file (NULL or "": DATA_DIR/master.key), creating the data
+ * directory (0700) and the key (0600) when missing. Several instances on one
+ * database must load the same key file. Refuses a key file readable by group or others.
  * ret_created (may be NULL) tells whether a new key was made. */
-int keyring_load(const char *data_dir, struct keyring *ret, bool *ret_created,
+int keyring_load(const char *data_dir, const char *key_file, struct keyring *ret, bool *ret_created,
                  struct be_diag *diag);
 /* Derives the keys from raw master bytes (tests). */
 void keyring_derive(const unsigned char master[CRYPTO_KEY_LEN], struct keyring *ret);

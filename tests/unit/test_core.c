@@ -267,18 +267,18 @@ static void test_keyring(void **state)
     struct keyring a, b;
     bool created = false;
     struct be_diag diag = {""};
-    assert_int_equal(keyring_load(sub, &a, &created, &diag), 0);
+    assert_int_equal(keyring_load(sub, NULL, &a, &created, &diag), 0);
     assert_true(created);
     snprintf(path, sizeof(path), "%s/master.key", sub);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(keyring_load(sub, &b, &created, &diag), 0);
+    assert_int_equal(keyring_load(sub, NULL, &b, &created, &diag), 0);
     assert_false(created);
     assert_memory_equal(&a, &b, sizeof(a));
     assert_memory_not_equal(a.seal, a.csrf, sizeof(a.seal));
     chmod(path, 0644);
-    assert_int_not_equal(keyring_load(sub, &b, &created, &diag), 0);
+    assert_int_not_equal(keyring_load(sub, NULL, &b, &created, &diag), 0);
     assert_non_null(strstr(diag.msg, "chmod 600"));
     test_rmdir(dir);
 }
