@@ -30,6 +30,10 @@ step "unit tests (ASan+UBSan)" env MODE=asan scripts/run-unit.sh build/asan/test
 unset BINDERY_TEST_PG_URL
 step "end-to-end (sqlite)" scripts/run-e2e.sh
 step "end-to-end (postgres)" env BINDERY_E2E_PG_URL="$pg_url" scripts/run-e2e.sh
+# The same suite against the ASan+UBSan build of the server: memory errors
+# and leaks in request handling fail the test that owned the server.
+step "end-to-end (sqlite, ASan+UBSan server)" \
+  env BINDERY_BIN="$PWD/build/asan/bindery" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 scripts/run-e2e.sh
 
 echo "====="
 if [ $status -eq 0 ]; then

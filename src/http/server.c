@@ -23,6 +23,9 @@
 #include "core/banned.h"
 
 #define MAX_FILE_BYTES (8u << 20)
+/* Bodies up to this many times the ceiling are read and dropped before the
+ * 413 answer; larger ones are answered at once and the connection closed. */
+#define DRAIN_FACTOR 16
 
 /* Status codes counted individually; anything else lands in "other". */
 static const unsigned counted_status[] = {200, 204, 301, 302, 303, 304, 400, 401, 403,
@@ -65,6 +68,7 @@ struct http_request {
     const char *raw_query;
     struct buf body;
     bool started, too_large, responded;
+    size_t dropped; /* body bytes read and dropped once over the ceiling */
     size_t route; /* index into routes, nroutes when unmatched */
     unsigned status;
     size_t bytes_out;
@@ -254,18 +258,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         uint64_t n;
         if (cl && (parse_u64(cl, UINT64_MAX, &n) || n > srv->opts.max_body)) {
             req->too_large = true;
-            respond_error_json(req, BE_BODY_TOO_LARGE);
+            /* Answering before the body is read makes the server close the
+             * connection while the client still sends, and many clients
+             * then lose the answer. Read and drop moderate excess; answer
+             * at once only when the body is absurdly large. */
+            if (!cl || parse_u64(cl, UINT64_MAX, &n) || n > DRAIN_FACTOR * srv->opts.max_body)
+                respond_error_json(req, BE_BODY_TOO_LARGE);
         }
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!req->too_large) {
-            if (req->body.len + *upload_data_size > srv->opts.max_body) {
-                req->too_large = true;
-                buf_release(&req->body);
-            } else {
-                buf_add(&req->body, upload_data, *upload_data_size);
-            }
+        if (!req->too_large && req->body.len + *upload_data_size > srv->opts.max_body) {
+            req->too_large = true;
+            req->dropped = req->body.len;
+            buf_release(&req->body);
+        }
+        if (req->too_large) {
+            req->dropped += *upload_data_size;
+            if (req->dropped > DRAIN_FACTOR * srv->opts.max_body && !req->responded)
+                respond_error_json(req, BE_BODY_TOO_LARGE);
+        } else {
+            buf_add(&req->body, upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;

@@ -82,6 +82,9 @@ export async function startServer({ env = {}, args = [], name = 'srv' } = {}) {
         proc.kill('SIGTERM');
         const code = await exited;
         await rm(dataDir, { recursive: true, force: true });
+        // A clean shutdown exits 0; anything else (a sanitizer report, a
+        // crash) fails the test that owned the server.
+        if (code !== 0) throw new Error(`bindery serve exited with ${code}:\n${log.slice(-4000)}`);
         return code;
       }
       await rm(dataDir, { recursive: true, force: true });
