@@ -92,6 +92,7 @@ static const struct store_migration migrations[] = {
      "  authorizer_appid TEXT NOT NULL,"
      "  create_time BIGINT NOT NULL,"
      "  msg_signature TEXT NOT NULL,"
+     "  dedupe_key TEXT NOT NULL,"
      "  auth_code_sealed @BLOB@,"
      "  auth_code_expires_at BIGINT NOT NULL DEFAULT 0,"
      "  pre_auth_code TEXT NOT NULL DEFAULT '',"
@@ -104,8 +105,9 @@ static const struct store_migration migrations[] = {
      "  outcome TEXT,"
      "  done_at BIGINT"
      ");"
-     "CREATE UNIQUE INDEX wechat_events_push"
-     "  ON wechat_events(component_appid, info_type, authorizer_appid, create_time);"
+     /* WeChat's retries repeat the same event; a new authorization in the
+      * same second carries a new code, so the code is part of the key. */
+     "CREATE UNIQUE INDEX wechat_events_push ON wechat_events(component_appid, dedupe_key);"
      "CREATE UNIQUE INDEX wechat_events_signature ON wechat_events(msg_signature);"
      "CREATE INDEX wechat_events_queue"
      "  ON wechat_events(component_appid, state, authorizer_appid, create_time);"},

@@ -180,19 +180,62 @@ struct persist_ctx {
     bool inserted;
 };
 
+/* What makes two pushes the same event: WeChat's retries repeat it exactly,
+ * while a new authorization in the same second carries a new code (hashed,
+ * never stored in the clear). An `unauthorized` carries no code: it is keyed
+ * by its msg_signature, and is_repeated_unauthorized() decides. */
+static void dedupe_key(const struct wx_event *e, const char *msg_signature, char out[65])
+{
+    struct buf b = BUF_INIT;
+    buf_addf(&b, "%s\n%s\n%lld\n%s", e->info_type, e->authorizer_appid,
+             (long long)e->create_time,
+             e->type == WX_INFO_UNAUTHORIZED ? msg_signature : e->authorization_code);
+    crypto_sha256_hex(b.data, b.len, out);
+    crypto_wipe(b.data, b.len);
+    buf_release(&b);
+}
+
+/* An `unauthorized` repeats the last one when the app's latest event is an
+ * `unauthorized` of the same second: a retry. Two revocations in one second
+ * with an authorization between them are both kept, in order. */
+static int is_repeated_unauthorized(struct store_conn *c, const char *component,
+                                    const struct wx_event *e, bool *ret)
+{
+    struct store_result *r = NULL;
+    int rc = store_query(c,
+                         "SELECT info_type, create_time FROM wechat_events"
+                         " WHERE component_appid = $1 AND authorizer_appid = $2"
+                         " ORDER BY id DESC LIMIT 1",
+                         SV_ARGS(SV_TEXT(component), SV_TEXT(e->authorizer_appid)), &r);
+    *ret = rc == BE_OK && store_result_rows(r) &&
+           !strcmp(store_result_text(r, 0, 0), "unauthorized") &&
+           store_result_i64(r, 0, 1) == e->create_time;
+    store_result_free(r);
+    return rc;
+}
+
 static int persist_fn(struct store_conn *c, void *arg)
 {
     struct persist_ctx *x = arg;
     const struct wx_event *e = x->e;
     int64_t changes = 0;
+    char dedupe[65];
     x->inserted = false;
+    if (e->type == WX_INFO_UNAUTHORIZED) {
+        bool repeated = false;
+        int rc = is_repeated_unauthorized(c, wx_msgcrypt_appid(x->ev->mc), e, &repeated);
+        if (rc || repeated)
+            return rc;
+    }
+    dedupe_key(e, x->msg_signature, dedupe);
     int rc = store_exec(
         c,
         "INSERT INTO wechat_events (component_appid, info_type, authorizer_appid, create_time,"
-        " msg_signature, auth_code_sealed, auth_code_expires_at, pre_auth_code, received_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        " msg_signature, dedupe_key, auth_code_sealed, auth_code_expires_at, pre_auth_code,"
+        " received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         SV_ARGS(SV_TEXT(wx_msgcrypt_appid(x->ev->mc)), SV_TEXT(e->info_type),
                 SV_TEXT(e->authorizer_appid), SV_I64(e->create_time), SV_TEXT(x->msg_signature),
+                SV_TEXT(dedupe),
                 x->sealed_code->len ? SV_BLOB(x->sealed_code->data, x->sealed_code->len) : SV_NULL,
                 SV_I64(e->authorization_code_expired_time), SV_TEXT(e->pre_auth_code),
                 SV_I64(x->now)),

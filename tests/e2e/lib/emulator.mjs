@@ -42,7 +42,6 @@ export async function startEmulator({ env = {}, args = [] } = {}) {
       reject(new Error(`emulator exited with ${code}:\n${log}`));
     });
   });
-  proc.stderr.on('data', (chunk) => { log += chunk; });
   const url = `http://127.0.0.1:${port}`;
   return {
     url,

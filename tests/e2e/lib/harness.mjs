@@ -55,7 +55,6 @@ export async function startServer({ env = {}, args = [], name = 'srv' } = {}) {
       reject(new Error(`server exited with ${code}:\n${log}`));
     });
   });
-  proc.stderr.on('data', (chunk) => { log += chunk; });
   const url = `http://127.0.0.1:${port}`;
   const adminEnv = { ...fullEnv };
   const admin = (argv, input) => {
