@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 struct wx_component;
+struct link_worker;
 
 struct app {
     const struct config *cfg;
@@ -21,6 +22,10 @@ struct app {
     /* The WeChat component (wechat/component.h): set by `serve`, NULL in the
      * other commands; owned by whoever set it. */
     struct wx_component *wechat;
+    /* The link life cycle's background worker (binding/worker.h): set by
+     * `serve` when a component is configured, NULL otherwise; the event
+     * receiver wakes it after storing a push. Owned by whoever set it. */
+    struct link_worker *links;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

@@ -91,9 +91,13 @@ static void row_to_account(const struct store_result *r, struct account *a)
     const char *via = store_result_text(r, 0, 3);
     snprintf(a->registered_via, sizeof(a->registered_via), "%s", via ? via : "email");
     a->created_at = store_result_i64(r, 0, 4);
+    const char *appid = store_result_text(r, 0, 5), *type = store_result_text(r, 0, 6);
+    snprintf(a->registered_appid, sizeof(a->registered_appid), "%s", appid ? appid : "");
+    snprintf(a->registered_app_type, sizeof(a->registered_app_type), "%s", type ? type : "");
 }
 
-#define ACCOUNT_COLUMNS "uin, app_id, email, registered_via, created_at"
+#define ACCOUNT_COLUMNS                                                                            \
+    "uin, app_id, email, registered_via, created_at, registered_appid, registered_app_type"
 
 struct signup_ctx {
     const struct req_meta *meta;
@@ -198,7 +202,7 @@ static int lookup_fn(struct store_conn *c, void *arg)
                                SV_ARGS(SV_I64(ctx->uin)), &r);
     if (rc == BE_OK && store_result_rows(r)) {
         row_to_account(r, &ctx->acct);
-        const char *h = store_result_text(r, 0, 5);
+        const char *h = store_result_text(r, 0, 7);
         snprintf(ctx->hash, sizeof(ctx->hash), "%s", h ? h : "");
         ctx->found = true;
     }
@@ -299,5 +303,65 @@ out:
     crypto_wipe(ctx.hash, sizeof(ctx.hash));
     buf_release(&acct_key);
     buf_release(&ip_key);
+    return rc;
+}
+
+int account_create_wechat(struct store_conn *c, const struct req_meta *meta, const char *appid,
+                          const char *app_type, struct account *ret)
+{
+    if (!appid || !*appid || strlen(appid) >= sizeof(ret->registered_appid) || !app_type ||
+        (strcmp(app_type, "mp") && strcmp(app_type, "oa")))
+        return BE_INVALID_PARAMETER_VALUE;
+    for (int attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
+        uint64_t uin = crypto_random_range(ACCOUNT_UIN_MIN, ACCOUNT_UIN_MAX);
+        uint64_t app_id = crypto_random_range(ACCOUNT_APPID_MIN, ACCOUNT_APPID_MAX);
+        int64_t changed = 0;
+        /* ON CONFLICT DO NOTHING: an ID collision draws again (see signup). */
+        int rc = store_exec(c,
+                            "INSERT INTO accounts (uin, app_id, email, password_hash,"
+                            " registered_via, registered_appid, registered_app_type, created_at)"
+                            " VALUES ($1, $2, NULL, NULL, 'wechat', $3, $4, $5)"
+                            " ON CONFLICT DO NOTHING",
+                            SV_ARGS(SV_I64(uin), SV_I64(app_id), SV_TEXT(appid),
+                                    SV_TEXT(app_type), SV_I64(meta->now)),
+                            &changed);
+        if (rc)
+            return rc;
+        if (changed != 1)
+            continue;
+        struct account a;
+        memset(&a, 0, sizeof(a));
+        a.uin = uin;
+        a.app_id = app_id;
+        snprintf(a.registered_via, sizeof(a.registered_via), "wechat");
+        snprintf(a.registered_appid, sizeof(a.registered_appid), "%s", appid);
+        snprintf(a.registered_app_type, sizeof(a.registered_app_type), "%s", app_type);
+        a.created_at = meta->now;
+        *ret = a;
+        return BE_OK;
+    }
+    log_error("account: no free account ID after %d attempts", ID_ATTEMPTS);
+    return BE_INTERNAL;
+}
+
+int account_lock(struct store_conn *c, uint64_t uin, struct account *ret)
+{
+    struct store_result *r = NULL;
+    int64_t changed = 0;
+    /* A no-op UPDATE is the portable row lock (SQLite has no FOR UPDATE;
+     * its BEGIN IMMEDIATE already serialises writers). */
+    int rc = store_exec(c, "UPDATE accounts SET uin = uin WHERE uin = $1", SV_ARGS(SV_I64(uin)),
+                        &changed);
+    if (rc)
+        return rc;
+    if (changed != 1)
+        return BE_NOT_FOUND;
+    rc = store_query(c, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE uin = $1",
+                     SV_ARGS(SV_I64(uin)), &r);
+    if (rc == BE_OK && !store_result_rows(r))
+        rc = BE_NOT_FOUND;
+    if (rc == BE_OK)
+        row_to_account(r, ret);
+    store_result_free(r);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "core/err.h"
+#include "store/store.h"
 
 #define ACCOUNT_EMAIL_MAX 254
 #define ACCOUNT_PASSWORD_MIN 10   /* characters */
@@ -25,6 +26,11 @@ struct account {
     uint64_t app_id;
     char email[ACCOUNT_EMAIL_MAX + 1]; /* "" for accounts registered through WeChat */
     char registered_via[16];           /* "email", "wechat" */
+    /* For registered_via "wechat": the WeChat app the account was registered
+     * through and its type ("mp" mini program, "oa" official account);
+     * "" otherwise. */
+    char registered_appid[65];
+    char registered_app_type[8];
     int64_t created_at;
 };
 
@@ -49,5 +55,18 @@ int account_login(struct app *app, const struct req_meta *meta, const char *emai
 
 /* BE_NOT_FOUND when no such account. */
 int account_get(struct app *app, uint64_t uin, struct account *ret);
+
+/* Inside the caller's transaction: creates an account registered through
+ * the WeChat app appid (1..64 bytes) of app_type ("mp" or "oa"), with no
+ * email and no password: it is reached by scanning with WeChat only. The
+ * audit row is the caller's (it records the whole change). */
+int account_create_wechat(struct store_conn *c, const struct req_meta *meta, const char *appid,
+                          const char *app_type, struct account *ret);
+
+/* Inside the caller's transaction: reads the account and takes a write lock
+ * on its row, so that concurrent transactions that count something per
+ * account (its WeChat links) serialise: one of them waits, or fails with
+ * BE_CONFLICT and is re-run by store_tx. BE_NOT_FOUND when no such account. */
+int account_lock(struct store_conn *c, uint64_t uin, struct account *ret);
 
 #endif

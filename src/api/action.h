@@ -38,6 +38,9 @@ struct api_call {
     json_t *params;
     json_t *out;
     struct be_diag diag;
+    /* The console session the call came with (its id hash), NULL through
+     * the signed API: actions that start browser flows bind them to it. */
+    const unsigned char *session_hash;
 };
 
 struct api_action {
@@ -54,6 +57,7 @@ struct api_action {
 
 /* Action tables of each module, NULL-name terminated. */
 extern const struct api_action api_cam_actions[];
+extern const struct api_action api_link_actions[];
 
 /* Finds an action: BE_INVALID_ACTION when the name is unknown,
  * BE_NO_SUCH_VERSION when it exists in other versions only. A NULL version
@@ -66,6 +70,12 @@ int api_find_action(const char *name, const char *version, const struct api_acti
 int api_dispatch(struct app *app, const struct principal *who, const struct req_meta *meta,
                  const struct api_action *action, json_t *params, json_t **ret_out,
                  struct be_diag *diag);
+
+/* api_dispatch() for the console's door: the action also learns the
+ * session it runs in (session_hash, the session's id hash). */
+int api_dispatch_console(struct app *app, const struct principal *who, const struct req_meta *meta,
+                         const unsigned char *session_hash, const struct api_action *action,
+                         json_t *params, json_t **ret_out, struct be_diag *diag);
 
 /* The response envelope of spec §4.5, as a malloc'd compact JSON string.
  * success steals out. */

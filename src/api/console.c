@@ -227,7 +227,8 @@ void web_console_api(struct http_request *req, void *ctx)
     http_req_body(req, &len);
     if (len && !(params = parse_body(req, &diag, &rc)))
         goto fail;
-    if ((rc = api_dispatch(w->app, &s.who, &meta, action, params, &out, &diag)))
+    if ((rc = api_dispatch_console(w->app, &s.who, &meta, s.id_hash, action, params, &out,
+                                   &diag)))
         goto fail;
     json_decref(params);
     web_reply_ok(req, out);
@@ -235,4 +236,36 @@ void web_console_api(struct http_request *req, void *ctx)
 fail:
     json_decref(params);
     web_reply_error(req, rc, &diag);
+}
+
+/* --- for the other console endpoints (api/link_web.c) --------------------- */
+
+int web_console_check_origin(const struct web *w, struct http_request *req)
+{
+    return check_origin(w, req);
+}
+
+int web_console_session_of(struct web *w, struct http_request *req, struct session *ret)
+{
+    return authenticate(w, req, false, ret);
+}
+
+bool web_console_cookie_secure(const struct web *w, struct http_request *req)
+{
+    return cookie_secure(w, req);
+}
+
+int web_console_sign_in(struct web *w, struct http_request *req, const struct req_meta *meta,
+                        const struct account *acct, struct session *ret)
+{
+    struct principal who = {PRINCIPAL_ROOT, acct->uin, acct->uin, acct->app_id};
+    struct buf token = BUF_INIT;
+    int rc = session_create(w->app, meta, &who, http_req_cookie(req, SESSION_COOKIE), &token, ret);
+    if (rc == BE_OK) {
+        set_session_cookie(w, req, token.data, (int64_t)w->app->cfg->session_absolute_timeout);
+        http_resp_header(req, "Cache-Control", "no-store");
+    }
+    crypto_wipe(token.data, token.len);
+    buf_release(&token);
+    return rc;
 }

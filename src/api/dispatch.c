@@ -10,7 +10,7 @@
 #include "core/timeutil.h"
 #include "core/banned.h"
 
-static const struct api_action *const action_tables[] = {api_cam_actions};
+static const struct api_action *const action_tables[] = {api_cam_actions, api_link_actions};
 
 int api_find_action(const char *name, const char *version, const struct api_action **ret)
 {
@@ -140,7 +140,15 @@ int api_dispatch(struct app *app, const struct principal *who, const struct req_
                  const struct api_action *action, json_t *params, json_t **ret_out,
                  struct be_diag *diag)
 {
-    struct api_call call = {.app = app, .who = who, .meta = meta, .action = action};
+    return api_dispatch_console(app, who, meta, NULL, action, params, ret_out, diag);
+}
+
+int api_dispatch_console(struct app *app, const struct principal *who, const struct req_meta *meta,
+                         const unsigned char *session_hash, const struct api_action *action,
+                         json_t *params, json_t **ret_out, struct be_diag *diag)
+{
+    struct api_call call = {.app = app, .who = who, .meta = meta, .action = action,
+                            .session_hash = session_hash};
     struct buf resource = BUF_INIT;
     int rc = validate(action, params, &call.params, diag);
     if (rc)

@@ -3,6 +3,7 @@
 #ifndef BINDERY_API_WEB_H
 #define BINDERY_API_WEB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "app.h"
@@ -11,6 +12,8 @@
 #include "http/http.h"
 
 struct wechat_events;
+struct session;
+struct account;
 
 /* What every handler gets as its ctx. */
 struct web {
@@ -30,6 +33,24 @@ void web_console_logout(struct http_request *req, void *ctx); /* POST /console/l
 void web_console_session(struct http_request *req, void *ctx); /* GET /console/session */
 void web_console_api(struct http_request *req, void *ctx);    /* POST /console/api */
 void web_wechat_events(struct http_request *req, void *ctx);  /* POST /wechat/events */
+/* The link flows' browser endpoints (api/link_web.c, docs/links.md). */
+void web_link_login_start(struct http_request *req, void *ctx); /* POST /console/wechat/login */
+void web_link_target(struct http_request *req, void *ctx);   /* GET /wechat/authorize/target */
+void web_link_authorized(struct http_request *req, void *ctx); /* POST /wechat/authorized */
+void web_page_center(struct http_request *req, void *ctx);    /* GET /center */
+void web_page_authorize(struct http_request *req, void *ctx); /* GET /wechat/authorize */
+void web_page_authorized(struct http_request *req, void *ctx); /* GET /wechat/authorized */
+
+/* From the console endpoints, for the others: the same-origin check of
+ * state-changing requests (JSON content type, our Origin); the session of
+ * the cookie (BE_SESSION_INVALID when none); whether cookies get Secure; and
+ * signing an account in (a new session, rotating the browser's old one, its
+ * cookie set on the response). */
+int web_console_check_origin(const struct web *w, struct http_request *req);
+int web_console_session_of(struct web *w, struct http_request *req, struct session *ret);
+bool web_console_cookie_secure(const struct web *w, struct http_request *req);
+int web_console_sign_in(struct web *w, struct http_request *req, const struct req_meta *meta,
+                        const struct account *acct, struct session *ret);
 
 /* Answers with the API envelope (HTTP 200, Content-Type application/json). */
 void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/web.h"
+#include "binding/worker.h"
 #include "core/banned.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -58,6 +59,9 @@ void web_wechat_events(struct http_request *req, void *ctx) {
     refuse(req, rc, &diag);
     return;
   }
+  /* Apply it now rather than at the link worker's next look. */
+  if (outcome == WECHAT_PUSH_STORED)
+    link_worker_kick(w->app->links);
   http_resp_header(req, "X-Bindery-Push", wechat_push_outcome_name(outcome));
   http_respond(req, 200, "text/plain; charset=utf-8", success,
                sizeof(success) - 1);

@@ -5,6 +5,7 @@
 
 #include "api/web.h"
 #include "app.h"
+#include "binding/worker.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -30,6 +31,7 @@ int cmd_serve(int argc, char **argv)
     struct http_server *srv = NULL;
     struct wx_component *wechat = NULL;
     struct wechat_events *wechat_events = NULL;
+    struct link_worker *links = NULL;
     char host[256];
     uint16_t port;
     if (cmd_load_config(argc, argv, CONFIG_SCOPE_ALL, usage, &cfg, &rest, &status))
@@ -58,7 +60,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "bindery serve: %s\n", diag.msg);
         goto out_cfg;
     }
-    if (wx_component_new(&app, NULL, &wechat, &diag) ||
+    struct wx_client_options wx_opts = {.timeout_ms = (unsigned)cfg->wechat_timeout * 1000};
+    if (wx_component_new(&app, &wx_opts, &wechat, &diag) ||
         wechat_events_new(&app, &wechat_events, &diag)) {
         fprintf(stderr, "bindery serve: %s\n", diag.msg);
         status = 2;
@@ -68,6 +71,11 @@ int cmd_serve(int argc, char **argv)
     if (wechat_events_disabled_reason(wechat_events))
         log_info("bindery serve: POST /wechat/events answers 503: %s",
                  wechat_events_disabled_reason(wechat_events));
+    if (!wx_component_disabled_reason(wechat) && link_worker_start(&app, &links)) {
+        fprintf(stderr, "bindery serve: cannot start the link worker\n");
+        goto out_wechat;
+    }
+    app.links = links;
     struct web web = {&app, NULL, wechat_events};
     size_t nroutes;
     const struct http_route *routes = web_routes(&nroutes);
@@ -95,6 +103,8 @@ int cmd_serve(int argc, char **argv)
     log_info("bindery serve: stopped");
     status = 0;
 out_wechat:
+    link_worker_stop(links);
+    app.links = NULL;
     app.wechat = NULL;
     wechat_events_free(wechat_events);
     wx_component_free(wechat);

@@ -50,6 +50,13 @@ struct config {
     char *wechat_token;
     char *wechat_encoding_aes_key;
     char *wechat_previous_encoding_aes_key;
+    uint64_t wechat_timeout; /* seconds per component API request */
+
+    uint64_t link_max_per_account;
+    bool link_allow_mp_registered_second_mp;
+    uint64_t link_check_interval;
+    uint64_t link_attempt_ttl;
+    uint64_t link_max_login_starts;
 
     char *platform_fixtures;
     uint64_t platform_ticket_interval;

@@ -43,6 +43,23 @@
     X(UIN_NOT_MATCH, "OperationDenied.UinNotMatch", 400, "the key does not belong to TargetUin")  \
     X(SECRET_NOT_EXIST, "ResourceNotFound.SecretNotExist", 404, "no such API key")                 \
     X(USER_NOT_EXIST, "ResourceNotFound.UserNotExist", 404, "no such user")                       \
+    X(LINK_NOT_FOUND, "ResourceNotFound.WechatLink", 404, "no such WeChat link in this account")   \
+    X(APP_LINKED_ELSEWHERE, "ResourceInUse.WechatApp", 409,                                        \
+      "this WeChat app is linked to another account")                                              \
+    X(LINK_LIMIT, "LimitExceeded.WechatLink", 400,                                                 \
+      "this account has reached its maximum number of WeChat links")                              \
+    X(MP_REGISTERED, "OperationDenied.MiniProgramRegisteredAccount", 403,                          \
+      "an account registered through a mini program cannot link another mini program")            \
+    X(LINK_REVOKED, "FailedOperation.WechatAuthorizationRevoked", 400,                             \
+      "the WeChat app no longer authorizes Bindery; re-authorize it")                             \
+    X(ATTEMPT_INVALID, "FailedOperation.AuthorizationStateInvalid", 400,                           \
+      "unknown authorization state, or it was started in another browser session")                \
+    X(ATTEMPT_EXPIRED, "FailedOperation.AuthorizationStateExpired", 400,                           \
+      "the authorization attempt has expired; start again")                                       \
+    X(ATTEMPT_USED, "FailedOperation.AuthorizationStateUsed", 409,                                 \
+      "this authorization attempt was already completed")                                         \
+    X(AUTH_CODE_USED, "FailedOperation.AuthorizationCodeUsed", 409,                                \
+      "this WeChat authorization code was already used")                                          \
     X(NOT_FOUND, "ResourceNotFound", 404, "not found")                                             \
     X(DUPLICATE, "FailedOperation.Duplicate", 409, "already exists")                              \
     X(CONFLICT, "FailedOperation.Conflict", 409, "conflicting concurrent change; retry")          \

@@ -351,6 +351,9 @@
     load();
   }
 
+  // For the link pages' script (links.js), which loads after this one.
+  window.BinderyConsole = { call: call, getSession: getSession };
+
   var page = document.body.getAttribute('data-page');
   if (page === 'login' || page === 'signup')
     initAuthPage();
