@@ -508,6 +508,40 @@ static void test_bad_pushes(void **state)
 
 /* --- consuming ------------------------------------------------------------------------- */
 
+/* Authorize, revoke, authorize, revoke, all in one second: four events in
+ * order, while a retry of the last revocation is still a duplicate. */
+static void test_same_second_sequence(void **state)
+{
+    struct etest *x = *state;
+    struct test_push tp;
+    struct buf xml = BUF_INIT;
+    enum wechat_push_outcome out;
+    int64_t t = x->now - 3;
+    const char *types[] = {"authorized", "unauthorized", "authorized", "unauthorized"};
+    for (int i = 0; i < 4; i++) {
+        event_xml(&xml, types[i], AUTHZ_A, t);
+        if (i == 2) /* the second grant carries a new code */
+            buf_reset(&xml), buf_addf(&xml,
+                     "<xml><AppId><![CDATA[" APPID "]]></AppId><CreateTime>%lld</CreateTime>"
+                     "<InfoType><![CDATA[authorized]]></InfoType><AuthorizerAppid><![CDATA["
+                     AUTHZ_A "]]></AuthorizerAppid><AuthorizationCode><![CDATA[queryauthcode@@@"
+                     "second]]></AuthorizationCode></xml>",
+                     (long long)t);
+        make_push(x, &tp, xml.data);
+        assert_int_equal(receive(x, &tp.p, &out, NULL), 0);
+        assert_int_equal(out, WECHAT_PUSH_STORED);
+        push_release(&tp);
+    }
+    /* WeChat retries the last revocation, freshly encrypted */
+    event_xml(&xml, "unauthorized", AUTHZ_A, t);
+    make_push(x, &tp, xml.data);
+    assert_int_equal(receive(x, &tp.p, &out, NULL), 0);
+    assert_int_equal(out, WECHAT_PUSH_DUPLICATE);
+    push_release(&tp);
+    assert_int_equal(count(x, EVENTS), 4);
+    buf_release(&xml);
+}
+
 static void store_event(struct etest *x, const char *type, const char *authorizer, int64_t t)
 {
     struct test_push tp;
@@ -638,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_configuration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ticket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_second_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_previous_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
