@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/action.h"
+#include "binding/worker.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/banned.h"
@@ -100,6 +101,7 @@ static void metrics(struct http_request *req, void *ctx)
              BINDERY_VERSION, store_backend_name(w->app->store));
     if (w->http)
         http_server_metrics(w->http, &b);
+    link_worker_metrics(w->app->links, &b);
     size_t len;
     char *body = buf_detach(&b, &len);
     http_respond_take(req, 200, "text/plain; version=0.0.4", body, len);

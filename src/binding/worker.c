@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ struct link_worker {
     bool stop, kicked;
     pthread_t events, checks;
     bool events_started, checks_started;
+    /* For /metrics: what this instance's threads did. */
+    _Atomic uint64_t events_applied, links_checked, round_failures;
 };
 
 /* --- one round of each ------------------------------------------------------- */
@@ -118,6 +121,9 @@ static void *events_main(void *arg)
     for (;;) {
         size_t n = 0;
         int rc = link_worker_events_round(w->app, w->owner, time_now(), &n);
+        atomic_fetch_add(&w->events_applied, n);
+        if (rc)
+            atomic_fetch_add(&w->round_failures, 1);
         if (rc)
             log_warn("links: claiming authorization events failed: %s", be_err_code(rc));
         bool more = rc == BE_OK && n == LINK_WORKER_EVENT_BATCH;
@@ -148,6 +154,9 @@ static bool checks_pass(struct link_worker *w, int64_t *paused_until, int64_t *n
         return false;
     size_t n = 0;
     int rc = link_worker_checks_round(w->app, w->owner, now, &n);
+    atomic_fetch_add(&w->links_checked, n);
+    if (rc && rc != BE_RATE_LIMITED)
+        atomic_fetch_add(&w->round_failures, 1);
     if (rc == BE_RATE_LIMITED) {
         log_warn("links: WeChat's quota is spent; checks pause for %d s", LINK_CHECK_QUOTA_PAUSE_S);
         *paused_until = now + LINK_CHECK_QUOTA_PAUSE_S;
@@ -192,6 +201,27 @@ int link_worker_start(struct app *app, struct link_worker **ret_worker)
     }
     *ret_worker = w;
     return BE_OK;
+}
+
+void link_worker_metrics(struct link_worker *w, struct buf *out)
+{
+    if (!w)
+        return;
+    buf_addf(out,
+             "# HELP bindery_link_events_applied_total Authorization events this instance applied.\n"
+             "# TYPE bindery_link_events_applied_total counter\n"
+             "bindery_link_events_applied_total %llu\n"
+             "# HELP bindery_link_checks_total Links this instance checked with WeChat in the "
+             "background.\n"
+             "# TYPE bindery_link_checks_total counter\n"
+             "bindery_link_checks_total %llu\n"
+             "# HELP bindery_link_worker_failures_total Background rounds that failed (store or "
+             "WeChat errors; see the log).\n"
+             "# TYPE bindery_link_worker_failures_total counter\n"
+             "bindery_link_worker_failures_total %llu\n",
+             (unsigned long long)atomic_load(&w->events_applied),
+             (unsigned long long)atomic_load(&w->links_checked),
+             (unsigned long long)atomic_load(&w->round_failures));
 }
 
 void link_worker_kick(struct link_worker *w)

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "core/buf.h"
 
 #define LINK_WORKER_EVENT_POLL_MS 1000
 #define LINK_WORKER_EVENT_BATCH   16
@@ -40,6 +41,9 @@ struct link_worker;
 int link_worker_start(struct app *app, struct link_worker **ret_worker);
 /* Wakes the events thread now. Any thread; NULL is accepted. */
 void link_worker_kick(struct link_worker *w);
+/* Appends this worker's counters (events applied, links checked, failed
+ * rounds) in the Prometheus text format. NULL appends nothing. */
+void link_worker_metrics(struct link_worker *w, struct buf *out);
 /* Stops both threads (finishing the event or check in hand) and frees w.
  * NULL is accepted. */
 void link_worker_stop(struct link_worker *w);

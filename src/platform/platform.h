@@ -200,6 +200,11 @@ int pl_component_rotate_key(struct platform *pl, const char *component_appid, co
 #define PL_STATE_ROWS 500
 int pl_state_json(struct platform *pl, json_t **ret);
 
+/* Every per-authorizer call counter, without the state's row limit
+ * (GET /__emu/control/calls): {"<api>": {"<authorizer appid>": n, ...}, ...}
+ * summed over components and days. *ret is a new reference. */
+int pl_calls_json(struct platform *pl, json_t **ret);
+
 /* Loads a fixture file: {"wxusers": [...], "authorizers": [...],
  * "components": [...], "settings": {...}} (each list optional; entries as
  * for the put functions above; settings as for POST /__emu/control/settings),

@@ -264,6 +264,38 @@ static json_t *settings_json(const struct pl_settings *s)
                      (int)s->quota_authorizer_token, "other", (int)s->quota_other);
 }
 
+static int calls_tx(struct store_conn *c, void *arg)
+{
+    json_t *out = arg;
+    struct store_result *r = NULL;
+    json_object_clear(out);
+    int rc = store_query(c,
+                         "SELECT api, subject, SUM(count) FROM pl_calls WHERE subject <> '' "
+                         "GROUP BY api, subject",
+                         NULL, 0, &r);
+    for (size_t row = 0; !rc && row < store_result_rows(r); row++) {
+        const char *api = store_result_text(r, row, 0);
+        if (!json_object_get(out, api))
+            json_object_set_new(out, api, json_object());
+        json_object_set_new(json_object_get(out, api), store_result_text(r, row, 1),
+                            json_integer(store_result_i64(r, row, 2)));
+    }
+    store_result_free(r);
+    return rc;
+}
+
+int pl_calls_json(struct platform *pl, json_t **ret)
+{
+    json_t *out = json_object();
+    int rc = store_tx(pl->store, calls_tx, out);
+    if (rc) {
+        json_decref(out);
+        return rc;
+    }
+    *ret = out;
+    return BE_OK;
+}
+
 int pl_state_json(struct platform *pl, json_t **ret)
 {
     struct pl_settings s;

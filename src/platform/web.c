@@ -321,6 +321,17 @@ static void on_state(struct http_request *req, void *ctx)
         reply_json(req, 200, state);
 }
 
+static void on_calls(struct http_request *req, void *ctx)
+{
+    struct pl_web *w = ctx;
+    json_t *calls = NULL;
+    int rc = pl_calls_json(w->pl, &calls);
+    if (rc)
+        reply_error(req, rc, "");
+    else
+        reply_json(req, 200, calls);
+}
+
 /* ---- the phone, driven by the control API ---- */
 
 static json_t *apps_json(const struct pl_app_list *l)
@@ -456,6 +467,7 @@ static const struct http_route routes[] = {
     {"POST", "/__emu/control/scan", false, on_scan, "control_scan"},
     {"POST", "/__emu/control/revoke", false, on_revoke, "control_revoke"},
     {"GET", "/__emu/control/state", false, on_state, "control_state"},
+    {"GET", "/__emu/control/calls", false, on_calls, "control_calls"},
     {"GET", "/healthz", false, on_healthz, "healthz"},
     {"GET", "/favicon.ico", false, on_favicon, "favicon"},
     {"GET", "/", false, pl_page_index, "index"},

@@ -117,6 +117,11 @@ export class EmulatorClient {
     const r = await this.request('/__emu/control/state', null, { method: 'GET' });
     return r.body;
   }
+  // Every per-authorizer call counter: { api: { appid: n } }, no row limit.
+  async calls() {
+    const r = await this.request('/__emu/control/calls', null, { method: 'GET' });
+    return r.body;
+  }
   // The checks (api_get_authorizer_info / _list calls) counted for appid.
   async checks(appid) {
     const s = await this.state();
