@@ -207,21 +207,22 @@ void link_worker_metrics(struct link_worker *w, struct buf *out)
 {
     if (!w)
         return;
-    buf_addf(out,
-             "# HELP bindery_link_events_applied_total Authorization events this instance applied.\n"
-             "# TYPE bindery_link_events_applied_total counter\n"
-             "bindery_link_events_applied_total %llu\n"
-             "# HELP bindery_link_checks_total Links this instance checked with WeChat in the "
-             "background.\n"
-             "# TYPE bindery_link_checks_total counter\n"
-             "bindery_link_checks_total %llu\n"
-             "# HELP bindery_link_worker_failures_total Background rounds that failed (store or "
-             "WeChat errors; see the log).\n"
-             "# TYPE bindery_link_worker_failures_total counter\n"
-             "bindery_link_worker_failures_total %llu\n",
-             (unsigned long long)atomic_load(&w->events_applied),
-             (unsigned long long)atomic_load(&w->links_checked),
-             (unsigned long long)atomic_load(&w->round_failures));
+    buf_addf(
+        out,
+        "# HELP bindery_link_events_applied_total Authorization events this instance applied.\n"
+        "# TYPE bindery_link_events_applied_total counter\n"
+        "bindery_link_events_applied_total %llu\n"
+        "# HELP bindery_link_checks_total Links this instance checked with WeChat in the "
+        "background.\n"
+        "# TYPE bindery_link_checks_total counter\n"
+        "bindery_link_checks_total %llu\n"
+        "# HELP bindery_link_worker_failures_total Background rounds that failed (store or "
+        "WeChat errors; see the log).\n"
+        "# TYPE bindery_link_worker_failures_total counter\n"
+        "bindery_link_worker_failures_total %llu\n",
+        (unsigned long long)atomic_load(&w->events_applied),
+        (unsigned long long)atomic_load(&w->links_checked),
+        (unsigned long long)atomic_load(&w->round_failures));
 }
 
 void link_worker_kick(struct link_worker *w)
