@@ -26,7 +26,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(OUT)/tests/%)
 
-.PHONY: all deps test-deps build run test unit unit-asan e2e bench clean fmt lint
+.PHONY: all deps test-deps build run test unit unit-asan e2e bench bench-scaleout clean fmt lint
 
 all: build
 
@@ -81,6 +81,10 @@ run: deps
 bench: test-deps
 	@$(MAKE) --no-print-directory MODE=release build
 	@bench/run.sh
+
+# SQLite vs PostgreSQL vs two instances on PostgreSQL (docs/benchmarks.md).
+bench-scaleout: test-deps
+	@bench/scaleout/run.sh
 
 fmt:
 	clang-format -i $$(find src tests/unit -name '*.[ch]')
