@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startStack, startPeer, newApp, WebClient, startScanLogin, completeAuthorization, sqlCount, waitFor,
+  startStack, startPeer, newApp, WebClient, startScanLogin, completeAuthorization, linksOf, sqlCount, waitFor,
 } from './lib/stack.mjs';
 
 const pgBase = process.env.BINDERY_E2E_PG_URL;
@@ -36,6 +36,7 @@ function createDb(base) {
   return url.toString();
 }
 
+// Runs fn(item, index) over items, width at a time.
 async function pool(items, width, fn) {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
@@ -74,15 +75,22 @@ test(`${LINKS} due links, two instances: each link is checked exactly once`, { s
     await T.ctl.faults({ drop_pushes: true });
     const apps = [];
     for (let i = 0; i < LINKS; i++) apps.push(await newApp(T.ctl, { kind: 'mp' }));
-    await pool(apps, 8, async (app) => {
+    const sessions = [];
+    await pool(apps, 8, async (app, i) => {
       const web = new WebClient(T.url);
       const flow = await startScanLogin(T, web, app);
       assert.equal(flow.error, undefined, JSON.stringify(flow.error));
       const done = await completeAuthorization(web, flow);
       assert.ok(done.resp && done.resp.SignedIn, JSON.stringify(done.body));
+      sessions[i] = web;
     });
     await T.ctl.faults({ drop_pushes: false });
     assert.equal(sqlCount(T.srv, "SELECT COUNT(*) FROM wechat_links WHERE state = 'active'"), LINKS);
+    // A link made through one instance is seen, with its session, on the other.
+    const onB = new WebClient(peer.url);
+    onB.cookies = new Map(sessions[0].cookies);
+    onB.csrf = sessions[0].csrf;
+    assert.equal((await linksOf(onB))[apps[0].appid].State, 'active');
 
     const before = await checkCounts(T.ctl);
     const metricsBefore = [await checksMetric(T.url), await checksMetric(peer.url)];
