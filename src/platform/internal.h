@@ -21,7 +21,11 @@ struct platform {
     struct store *store;
     uint64_t ticket_interval;
     int64_t fixed_time; /* 0: the wall clock */
-    pthread_mutex_t mu; /* guards settings, woken */
+    pthread_mutex_t mu; /* guards settings, woken; never held across store calls */
+    /* Serialises settings writers (store write, then publish). Taken before
+     * the store's write lock, never while holding mu: transactions call
+     * pl_now(), which takes mu, while they hold the store's write lock. */
+    pthread_mutex_t settings_writer;
     pthread_cond_t wake;
     bool woken;
     struct pl_settings settings;

@@ -254,6 +254,7 @@ int pl_open(const struct pl_options *opts, struct platform **ret_pl, struct be_d
     struct platform *pl = xcalloc(1, sizeof(*pl));
     int rc;
     pthread_mutex_init(&pl->mu, NULL);
+    pthread_mutex_init(&pl->settings_writer, NULL);
     pthread_cond_init(&pl->wake, NULL);
     pl->ticket_interval = opts->ticket_interval ? opts->ticket_interval : 600;
     pl->fixed_time = opts->fixed_time;
@@ -298,6 +299,7 @@ void pl_close(struct platform *pl)
     store_close(pl->store);
     pthread_cond_destroy(&pl->wake);
     pthread_mutex_destroy(&pl->mu);
+    pthread_mutex_destroy(&pl->settings_writer);
     free(pl);
 }
 
@@ -308,12 +310,17 @@ uint64_t pl_ticket_interval(const struct platform *pl)
 
 /* ---- clock and settings ---- */
 
-int64_t pl_now(struct platform *pl)
+static int64_t pl_settings_offset(struct platform *pl)
 {
     pthread_mutex_lock(&pl->mu);
     int64_t off = pl->settings.clock_offset;
     pthread_mutex_unlock(&pl->mu);
-    return (pl->fixed_time ? pl->fixed_time : time_now()) + off;
+    return off;
+}
+
+int64_t pl_now(struct platform *pl)
+{
+    return (pl->fixed_time ? pl->fixed_time : time_now()) + pl_settings_offset(pl);
 }
 
 void pl_settings_get(struct platform *pl, struct pl_settings *ret)
@@ -323,18 +330,29 @@ void pl_settings_get(struct platform *pl, struct pl_settings *ret)
     pthread_mutex_unlock(&pl->mu);
 }
 
-/* Writes s, with the current clock offset (the clock only moves through
- * pl_clock_advance), to the store and, once it is there, makes it current.
- * The mutex is held across the write so that two writers cannot interleave. */
+/* Stores next (a whole settings row, one transaction) and, once it is
+ * there, makes it current. The caller holds settings_writer, so no other
+ * writer can come between reading the current settings and publishing. */
+static int settings_store(struct platform *pl, const struct pl_settings *next)
+{
+    int rc = store_tx(pl->store, settings_write, (void *)next);
+    if (rc == BE_OK) {
+        pthread_mutex_lock(&pl->mu);
+        pl->settings = *next;
+        pthread_mutex_unlock(&pl->mu);
+    }
+    return rc;
+}
+
+/* Writes s with the current clock offset (the clock only moves through
+ * pl_clock_advance). */
 static int settings_commit(struct platform *pl, const struct pl_settings *s)
 {
-    pthread_mutex_lock(&pl->mu);
+    pthread_mutex_lock(&pl->settings_writer);
     struct pl_settings next = *s;
-    next.clock_offset = pl->settings.clock_offset;
-    int rc = store_run(pl->store, settings_write, &next);
-    if (rc == BE_OK)
-        pl->settings = next;
-    pthread_mutex_unlock(&pl->mu);
+    next.clock_offset = pl_settings_offset(pl);
+    int rc = settings_store(pl, &next);
+    pthread_mutex_unlock(&pl->settings_writer);
     return rc;
 }
 
@@ -342,13 +360,12 @@ int pl_clock_advance(struct platform *pl, int64_t seconds, int64_t *ret_now)
 {
     if (seconds < 0 || seconds > PL_CLOCK_ADVANCE_MAX)
         return BE_INVALID_PARAMETER_VALUE;
-    pthread_mutex_lock(&pl->mu);
-    struct pl_settings s = pl->settings;
+    pthread_mutex_lock(&pl->settings_writer);
+    struct pl_settings s;
+    pl_settings_get(pl, &s);
     s.clock_offset += seconds;
-    int rc = store_run(pl->store, settings_write, &s);
-    if (rc == BE_OK)
-        pl->settings = s;
-    pthread_mutex_unlock(&pl->mu);
+    int rc = settings_store(pl, &s);
+    pthread_mutex_unlock(&pl->settings_writer);
     if (rc)
         return rc;
     pl_wake(pl);

@@ -245,7 +245,10 @@ static void on_clock(struct http_request *req, void *ctx)
                  : BE_INVALID_PARAMETER;
     json_decref(body);
     if (rc) {
-        reply_error(req, rc, "expected {\"advance_seconds\": N}, N from 0 to 10 years");
+        reply_error(req, rc,
+                    rc == BE_INVALID_PARAMETER || rc == BE_INVALID_PARAMETER_VALUE
+                        ? "expected {\"advance_seconds\": N}, N from 0 to 10 years"
+                        : "");
         return;
     }
     struct pl_settings s;

@@ -262,15 +262,7 @@ static json_t *control(struct world *w, const char *path, json_t *body)
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     snprintf(url, sizeof(url), "%s/__emu/control/%s", w->emu, path);
-    /* The emulator answers 409 when its pusher thread holds the database at
-     * that moment; the control API asks callers to retry. */
-    for (int attempt = 0;; attempt++) {
-        http_call(url, "application/json", text, NULL, NULL, &a);
-        if (a.status != 409 || attempt == 20)
-            break;
-        answer_release(&a);
-        sleep_ms(50);
-    }
+    http_call(url, "application/json", text, NULL, NULL, &a);
     free(text);
     if (a.status != 200)
         print_error("control %s: HTTP %ld: %s\n", path, a.status, a.body.data);
