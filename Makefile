@@ -18,7 +18,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -Isrc -D_GNU_SOURCE -DBINDERY_VERSION='"$(VERSION)"'
 CFLAGS   := -std=c17 $(WARN) $(CFLAGS_$(MODE)) -MMD -MP
-LDLIBS   := $(PKG_LIBS) -lpthread -lm
+LDLIBS   := $(PKG_LIBS) -lpthread -lm -lseccomp
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))

@@ -67,7 +67,15 @@
     X(STORE_UNAVAILABLE, "InternalError.StoreUnavailable", 503,                                    \
       "the database is unavailable; retry shortly")                                                \
     X(UPSTREAM, "InternalError.Upstream", 502, "an upstream service failed")                       \
-    X(INTERNAL, "InternalError", 500, "internal error")
+    X(INTERNAL, "InternalError", 500, "internal error")                                            \
+    X(DEPLOY_IN_PROGRESS, "ResourceInUse.Deploy", 409,                                             \
+      "another deploy job is running for this environment")                                       \
+    X(DEPLOY_NOT_FOUND, "ResourceNotFound.Deploy", 404, "no such deploy job")                      \
+    X(DEPLOY_FINISHED, "FailedOperation.DeployFinished", 409, "the deploy job has finished")      \
+    X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment")                  \
+    X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of the environment")   \
+    X(SANDBOX_UNAVAILABLE, "FailedOperation.SandboxUnavailable", 400,                              \
+      "no sandbox is available on this server and unsandboxed runs are not allowed")
 
 enum be_error {
     BE_OK = 0,

@@ -193,6 +193,51 @@ static const struct store_migration migrations[] = {
      "  used_at BIGINT NOT NULL"
      ");"
      "CREATE INDEX wechat_auth_codes_used ON wechat_auth_codes(used_at);"},
+    {4, "deploy jobs, their log lines, environments' runtime state (live version, job lease)",
+     /* One row per deploy job (src/deploy/job.c, docs/deploy.md); kind is
+      * deploy, rollback, restart or stop; times in unix milliseconds. */
+     "CREATE TABLE deploys ("
+     "  id TEXT PRIMARY KEY,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  env_id TEXT NOT NULL,"
+     "  kind TEXT NOT NULL,"
+     "  from_version_n BIGINT NOT NULL DEFAULT 0,"
+     "  to_version_n BIGINT NOT NULL DEFAULT 0,"
+     "  state TEXT NOT NULL,"
+     "  step TEXT NOT NULL DEFAULT '',"
+     "  error_code TEXT,"
+     "  error_text TEXT,"
+     "  cancel_requested BIGINT NOT NULL DEFAULT 0,"
+     "  requested_by BIGINT NOT NULL DEFAULT 0,"
+     "  created_at BIGINT NOT NULL,"
+     "  started_at BIGINT NOT NULL DEFAULT 0,"
+     "  finished_at BIGINT NOT NULL DEFAULT 0"
+     ");"
+     "CREATE INDEX deploys_env ON deploys(env_id, created_at);"
+     "CREATE INDEX deploys_state ON deploys(state);"
+     "CREATE TABLE deploy_log ("
+     "  deploy_id TEXT NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  at BIGINT NOT NULL,"
+     "  level TEXT NOT NULL,"
+     "  step TEXT NOT NULL,"
+     "  msg TEXT NOT NULL,"
+     "  PRIMARY KEY (deploy_id, seq)"
+     ");"
+     /* The runtime side of an environment: its live version pointer (the
+      * spec's alias `live`), what should run, and the one-job lease. */
+     "CREATE TABLE env_runtime ("
+     "  env_id TEXT PRIMARY KEY,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  live_version_n BIGINT NOT NULL DEFAULT 0,"
+     "  prev_version_n BIGINT NOT NULL DEFAULT 0,"
+     "  desired TEXT NOT NULL DEFAULT 'stopped',"
+     "  lease_deploy TEXT,"
+     "  lease_owner TEXT,"
+     "  lease_until BIGINT NOT NULL DEFAULT 0,"
+     "  last_deploy TEXT,"
+     "  updated_at BIGINT NOT NULL"
+     ");"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
