@@ -13,6 +13,7 @@
 
 struct wx_component;
 struct link_worker;
+struct deployer;
 
 struct app {
     const struct config *cfg;
@@ -26,6 +27,9 @@ struct app {
      * `serve` when a component is configured, NULL otherwise; the event
      * receiver wakes it after storing a push. Owned by whoever set it. */
     struct link_worker *links;
+    /* Deploy jobs, the apps' processes and the proxy's routes
+     * (deploy/job.h): set by `serve`, NULL otherwise; owned by serve. */
+    struct deployer *deploy;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

@@ -10,7 +10,8 @@
 #include "core/timeutil.h"
 #include "core/banned.h"
 
-static const struct api_action *const action_tables[] = {api_cam_actions, api_link_actions};
+static const struct api_action *const action_tables[] = {api_cam_actions, api_link_actions,
+                                                         api_deploy_actions};
 
 int api_find_action(const char *name, const char *version, const struct api_action **ret)
 {
@@ -31,8 +32,8 @@ int api_find_action(const char *name, const char *version, const struct api_acti
 
 static const char *type_name(enum api_type t)
 {
-    static const char *const names[] = {"a string", "an unsigned integer", "a boolean",
-                                        "an array", "an object"};
+    static const char *const names[] = {"a string", "an unsigned integer", "a boolean", "an array",
+                                        "an object"};
     return names[t];
 }
 
@@ -95,8 +96,7 @@ static int check_value(const struct api_param *p, json_t *v, json_t **ret, struc
 
 /* Builds the validated copy of params: every declared parameter checked,
  * undeclared ones refused. */
-static int validate(const struct api_action *a, json_t *params, json_t **ret,
-                    struct be_diag *diag)
+static int validate(const struct api_action *a, json_t *params, json_t **ret, struct be_diag *diag)
 {
     json_t *clean = json_object();
     const char *key;
@@ -106,7 +106,8 @@ static int validate(const struct api_action *a, json_t *params, json_t **ret,
         rc = be_fail(diag, BE_INVALID_PARAMETER, "the request body must be a JSON object");
         goto fail;
     }
-    json_object_foreach(params, key, v) {
+    json_object_foreach(params, key, v)
+    {
         const struct api_param *p = a->params;
         while (p && p->name && strcmp(p->name, key))
             p++;
@@ -147,8 +148,8 @@ int api_dispatch_console(struct app *app, const struct principal *who, const str
                          const unsigned char *session_hash, const struct api_action *action,
                          json_t *params, json_t **ret_out, struct be_diag *diag)
 {
-    struct api_call call = {.app = app, .who = who, .meta = meta, .action = action,
-                            .session_hash = session_hash};
+    struct api_call call = {
+        .app = app, .who = who, .meta = meta, .action = action, .session_hash = session_hash};
     struct buf resource = BUF_INIT;
     int rc = validate(action, params, &call.params, diag);
     if (rc)
@@ -160,8 +161,8 @@ int api_dispatch_console(struct app *app, const struct principal *who, const str
     } else {
         buf_adds(&resource, "*");
     }
-    struct cam_request creq = {action->cam_action, resource.data, who->owner_uin,
-                               meta->source_ip, meta->now};
+    struct cam_request creq = {action->cam_action, resource.data, who->owner_uin, meta->source_ip,
+                               meta->now};
     if ((rc = cam_authorize(app, who, &creq, meta->request_id, diag)))
         goto out;
     rc = action->run(&call);
@@ -195,8 +196,7 @@ char *api_envelope_error(int err, const char *message, const char *request_id, s
                             "RequestId", request_id ? request_id : "");
     if (!env) /* a message that is not valid UTF-8 */
         env = json_pack("{s:{s:{s:s,s:s},s:s}}", "Response", "Error", "Code", be_err_code(err),
-                        "Message", be_err_message(err), "RequestId",
-                        request_id ? request_id : "");
+                        "Message", be_err_message(err), "RequestId", request_id ? request_id : "");
     char *s = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     if (!s)

@@ -21,10 +21,10 @@
     X(AUTH_SIGNATURE, "AuthFailure.SignatureFailure", 401,                                         \
       "The provided credentials could not be validated. Please check your signature is correct.")  \
     X(AUTH_EXPIRED, "AuthFailure.SignatureExpire", 401,                                            \
-      "the request timestamp is more than 300 seconds away from server time")                     \
+      "the request timestamp is more than 300 seconds away from server time")                      \
     X(AUTH_SECRET_ID, "AuthFailure.SecretIdNotFound", 401,                                         \
       "the SecretId is unknown, deleted or disabled")                                              \
-    X(AUTH_TOKEN, "AuthFailure.TokenFailure", 401, "the token is missing, invalid or expired")      \
+    X(AUTH_TOKEN, "AuthFailure.TokenFailure", 401, "the token is missing, invalid or expired")     \
     X(SESSION_INVALID, "AuthFailure.SessionInvalid", 401,                                          \
       "not signed in, or the session has expired; sign in again")                                  \
     X(CSRF, "AuthFailure.CsrfTokenInvalid", 403, "the X-CSRF-Token header is missing or wrong")    \
@@ -33,49 +33,51 @@
     X(LOGIN_THROTTLED, "RequestLimitExceeded.LoginThrottled", 429,                                 \
       "too many failed logins; retry later")                                                       \
     X(RATE_LIMITED, "RequestLimitExceeded", 429, "too many requests; retry later")                 \
-    X(EMAIL_IN_USE, "ResourceInUse.Email", 409, "this email is already registered")               \
+    X(EMAIL_IN_USE, "ResourceInUse.Email", 409, "this email is already registered")                \
     X(PASSWORD_RULES, "InvalidParameter.PasswordViolatedRules", 400,                               \
-      "the password violates the password rules")                                                 \
+      "the password violates the password rules")                                                  \
     X(KEY_OVER_LIMIT, "OperationDenied.AccessKeyOverLimit", 400,                                   \
       "this identity already has 2 API keys")                                                      \
     X(SUB_UIN, "OperationDenied.SubUin", 403, "a sub-user may not manage the root account's keys") \
-    X(PARAM_USER_NOT_EXIST, "InvalidParameter.UserNotExist", 400, "no such user in this account") \
-    X(UIN_NOT_MATCH, "OperationDenied.UinNotMatch", 400, "the key does not belong to TargetUin")  \
+    X(PARAM_USER_NOT_EXIST, "InvalidParameter.UserNotExist", 400, "no such user in this account")  \
+    X(UIN_NOT_MATCH, "OperationDenied.UinNotMatch", 400, "the key does not belong to TargetUin")   \
     X(SECRET_NOT_EXIST, "ResourceNotFound.SecretNotExist", 404, "no such API key")                 \
-    X(USER_NOT_EXIST, "ResourceNotFound.UserNotExist", 404, "no such user")                       \
+    X(USER_NOT_EXIST, "ResourceNotFound.UserNotExist", 404, "no such user")                        \
     X(LINK_NOT_FOUND, "ResourceNotFound.WechatLink", 404, "no such WeChat link in this account")   \
     X(APP_LINKED_ELSEWHERE, "ResourceInUse.WechatApp", 409,                                        \
       "this WeChat app is linked to another account")                                              \
     X(LINK_LIMIT, "LimitExceeded.WechatLink", 400,                                                 \
-      "this account has reached its maximum number of WeChat links")                              \
+      "this account has reached its maximum number of WeChat links")                               \
     X(MP_REGISTERED, "OperationDenied.MiniProgramRegisteredAccount", 403,                          \
-      "an account registered through a mini program cannot link another mini program")            \
+      "an account registered through a mini program cannot link another mini program")             \
     X(LINK_REVOKED, "FailedOperation.WechatAuthorizationRevoked", 400,                             \
-      "the WeChat app no longer authorizes Bindery; re-authorize it")                             \
+      "the WeChat app no longer authorizes Bindery; re-authorize it")                              \
     X(ATTEMPT_INVALID, "FailedOperation.AuthorizationStateInvalid", 400,                           \
-      "unknown authorization state, or it was started in another browser session")                \
+      "unknown authorization state, or it was started in another browser session")                 \
     X(ATTEMPT_EXPIRED, "FailedOperation.AuthorizationStateExpired", 400,                           \
-      "the authorization attempt has expired; start again")                                       \
+      "the authorization attempt has expired; start again")                                        \
     X(ATTEMPT_USED, "FailedOperation.AuthorizationStateUsed", 409,                                 \
-      "this authorization attempt was already completed")                                         \
+      "this authorization attempt was already completed")                                          \
     X(AUTH_CODE_USED, "FailedOperation.AuthorizationCodeUsed", 409,                                \
-      "this WeChat authorization code was already used")                                          \
+      "this WeChat authorization code was already used")                                           \
     X(NOT_FOUND, "ResourceNotFound", 404, "not found")                                             \
-    X(DUPLICATE, "FailedOperation.Duplicate", 409, "already exists")                              \
-    X(CONFLICT, "FailedOperation.Conflict", 409, "conflicting concurrent change; retry")          \
+    X(DUPLICATE, "FailedOperation.Duplicate", 409, "already exists")                               \
+    X(CONFLICT, "FailedOperation.Conflict", 409, "conflicting concurrent change; retry")           \
     X(FAILED, "FailedOperation", 400, "the operation failed")                                      \
     X(STORE_UNAVAILABLE, "InternalError.StoreUnavailable", 503,                                    \
       "the database is unavailable; retry shortly")                                                \
     X(UPSTREAM, "InternalError.Upstream", 502, "an upstream service failed")                       \
     X(INTERNAL, "InternalError", 500, "internal error")                                            \
     X(DEPLOY_IN_PROGRESS, "ResourceInUse.Deploy", 409,                                             \
-      "another deploy job is running for this environment")                                       \
+      "another deploy job is running for this environment")                                        \
     X(DEPLOY_NOT_FOUND, "ResourceNotFound.Deploy", 404, "no such deploy job")                      \
-    X(DEPLOY_FINISHED, "FailedOperation.DeployFinished", 409, "the deploy job has finished")      \
-    X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment")                  \
-    X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of the environment")   \
+    X(DEPLOY_FINISHED, "FailedOperation.DeployFinished", 409, "the deploy job has finished")       \
+    X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment")                   \
+    X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of the environment")    \
     X(SANDBOX_UNAVAILABLE, "FailedOperation.SandboxUnavailable", 400,                              \
-      "no sandbox is available on this server and unsandboxed runs are not allowed")
+      "no sandbox is available on this server and unsandboxed runs are not allowed")               \
+    X(DEPLOY_UNAVAILABLE, "FailedOperation.DeployUnavailable", 503,                                \
+      "deploy is not running on this server")
 
 enum be_error {
     BE_OK = 0,
