@@ -13,6 +13,7 @@
 
 struct wx_component;
 struct link_worker;
+struct cam_cache;
 
 struct app {
     const struct config *cfg;
@@ -26,6 +27,9 @@ struct app {
      * `serve` when a component is configured, NULL otherwise; the event
      * receiver wakes it after storing a push. Owned by whoever set it. */
     struct link_worker *links;
+    /* CAM's compiled policies and per-principal policy sets (cam/cache.h):
+     * built by app_open, released by app_close. */
+    struct cam_cache *cam;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to
