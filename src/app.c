@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cam/cache.h"
 #include "core/log.h"
 #include "core/banned.h"
 
@@ -39,6 +40,7 @@ int app_open(const struct config *cfg, struct app *ret_app, struct be_diag *diag
                                    cfg->password_max_concurrent
                                        ? (uint32_t)cfg->password_max_concurrent
                                        : (uint32_t)cores);
+    app.cam = cam_cache_new();
     *ret_app = app;
     return BE_OK;
 fail:
@@ -48,6 +50,8 @@ fail:
 
 void app_close(struct app *app)
 {
+    cam_cache_free(app->cam);
+    app->cam = NULL;
     store_close(app->store);
     app->store = NULL;
     crypto_pwhash_free(app->pwhash);

@@ -14,6 +14,7 @@
 struct wx_component;
 struct link_worker;
 struct deployer;
+struct cam_cache;
 
 struct app {
     const struct config *cfg;
@@ -30,6 +31,9 @@ struct app {
     /* Deploy jobs, the apps' processes and the proxy's routes
      * (deploy/job.h): set by `serve`, NULL otherwise; owned by serve. */
     struct deployer *deploy;
+    /* CAM's compiled policies and per-principal policy sets (cam/cache.h):
+     * built by app_open, released by app_close. */
+    struct cam_cache *cam;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

@@ -5,10 +5,11 @@
 
 #include "api/action.h"
 #include "cam/accesskey.h"
+#include "cam/directory.h"
 #include "core/banned.h"
 
 #define CAM_VERSION "2019-01-16"
-#define UIN_MAX 9007199254740991ull /* 2^53 - 1: what JSON clients parse exactly */
+#define UIN_MAX     9007199254740991ull /* 2^53 - 1: what JSON clients parse exactly */
 
 static int get_user_app_id(struct api_call *call)
 {
@@ -18,19 +19,31 @@ static int get_user_app_id(struct api_call *call)
     return BE_OK;
 }
 
+static int create_access_key(struct api_call *call);
+
 /* The principal a key action targets: TargetUin, or the caller itself. It
- * must be a principal of the caller's account. */
+ * must be the owner or a user (sub-user or collaborator) of the caller's
+ * account; a key can only be created for a user allowed API access. */
 static int key_target(struct api_call *call, uint64_t *ret_uin)
 {
     uint64_t target = api_u64(call, "TargetUin", call->who->uin);
+    struct cam_user u;
     if (target == call->who->owner_uin && call->who->uin != call->who->owner_uin)
         return be_fail(&call->diag, BE_SUB_UIN,
                        "a sub-account may not manage the keys of the root account %llu",
                        (unsigned long long)target);
-    if (target != call->who->uin && target != call->who->owner_uin)
-        return be_fail(&call->diag, BE_PARAM_USER_NOT_EXIST,
-                       "TargetUin %llu is not a user of account %llu",
-                       (unsigned long long)target, (unsigned long long)call->who->owner_uin);
+    if (target != call->who->owner_uin) {
+        int rc = cam_user_get_by_uin(call->app, call->who->owner_uin, target, &u);
+        if (rc == BE_USER_NOT_EXIST)
+            return be_fail(&call->diag, BE_PARAM_USER_NOT_EXIST,
+                           "TargetUin %llu is not a user of account %llu",
+                           (unsigned long long)target, (unsigned long long)call->who->owner_uin);
+        if (rc)
+            return rc;
+        if (!u.use_api && call->action->run == create_access_key)
+            return be_fail(&call->diag, BE_ACCESSKEY_FAILED,
+                           "user %s is not allowed API access (UseApi=0)", u.name);
+    }
     *ret_uin = target;
     return BE_OK;
 }
@@ -51,8 +64,8 @@ static void key_json(json_t *o, const struct accesskey *k)
     json_object_set_new(o, "AccessKeyId", json_string(k->secret_id));
     json_object_set_new(o, "Status", json_string(k->active ? "Active" : "Inactive"));
     api_set_time(o, "CreateTime", k->created_at);
-    json_object_set_new(o, "Description", k->description[0] ? json_string(k->description)
-                                                             : json_null());
+    json_object_set_new(o, "Description",
+                        k->description[0] ? json_string(k->description) : json_null());
 }
 
 static int create_access_key(struct api_call *call)
@@ -160,13 +173,13 @@ static const struct api_param delete_key_params[] = {
 
 const struct api_action api_cam_actions[] = {
     {"cam", "GetUserAppId", CAM_VERSION, no_params, "cam:GetUserAppId", NULL, get_user_app_id},
-    {"cam", "CreateAccessKey", CAM_VERSION, create_key_params, "cam:CreateAccessKey",
-     key_resource, create_access_key},
+    {"cam", "CreateAccessKey", CAM_VERSION, create_key_params, "cam:CreateAccessKey", key_resource,
+     create_access_key},
     {"cam", "ListAccessKeys", CAM_VERSION, list_keys_params, "cam:ListAccessKeys", key_resource,
      list_access_keys},
-    {"cam", "UpdateAccessKey", CAM_VERSION, update_key_params, "cam:UpdateAccessKey",
-     key_resource, update_access_key},
-    {"cam", "DeleteAccessKey", CAM_VERSION, delete_key_params, "cam:DeleteAccessKey",
-     key_resource, delete_access_key},
+    {"cam", "UpdateAccessKey", CAM_VERSION, update_key_params, "cam:UpdateAccessKey", key_resource,
+     update_access_key},
+    {"cam", "DeleteAccessKey", CAM_VERSION, delete_key_params, "cam:DeleteAccessKey", key_resource,
+     delete_access_key},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };

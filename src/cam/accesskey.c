@@ -76,6 +76,21 @@ static int create_fn(struct store_conn *c, void *arg)
     return audit_record(c, ctx->meta, &e);
 }
 
+/* Draws the pair and seals the secret; k->description already set. */
+static void key_prepare(struct app *app, const struct req_meta *meta, uint64_t owner_uin,
+                        uint64_t uin, struct accesskey *k, struct buf *sealed)
+{
+    memcpy(k->secret_id, "AKID", 4);
+    random_alnum(k->secret_id + 4, ACCESSKEY_ID_LEN - 4);
+    random_alnum(k->secret_key, ACCESSKEY_SECRET_LEN);
+    k->owner_uin = owner_uin;
+    k->uin = uin;
+    k->active = true;
+    k->created_at = meta->now;
+    crypto_seal(app->keys.seal, k->secret_id, ACCESSKEY_ID_LEN, k->secret_key, ACCESSKEY_SECRET_LEN,
+                sealed);
+}
+
 int accesskey_create(struct app *app, const struct req_meta *meta, const struct principal *actor,
                      uint64_t owner_uin, uint64_t uin, const char *description,
                      struct accesskey *ret, struct be_diag *diag)
@@ -89,20 +104,29 @@ int accesskey_create(struct app *app, const struct req_meta *meta, const struct 
             return rc;
         snprintf(k.description, sizeof(k.description), "%s", description);
     }
-    memcpy(k.secret_id, "AKID", 4);
-    random_alnum(k.secret_id + 4, ACCESSKEY_ID_LEN - 4);
-    random_alnum(k.secret_key, ACCESSKEY_SECRET_LEN);
-    k.owner_uin = owner_uin;
-    k.uin = uin;
-    k.active = true;
-    k.created_at = meta->now;
-    crypto_seal(app->keys.seal, k.secret_id, ACCESSKEY_ID_LEN, k.secret_key,
-                ACCESSKEY_SECRET_LEN, &sealed);
+    key_prepare(app, meta, owner_uin, uin, &k, &sealed);
     struct create_ctx ctx = {meta, actor, &k, &sealed};
     rc = store_tx(app->store, create_fn, &ctx);
     if (rc == BE_KEY_OVER_LIMIT)
         be_fail(diag, rc, "uin %llu already has %d API keys; delete one first",
                 (unsigned long long)uin, ACCESSKEY_MAX_PER_PRINCIPAL);
+    if (rc == BE_OK)
+        *ret = k;
+    crypto_wipe(&k, sizeof(k));
+    buf_release(&sealed);
+    return rc;
+}
+
+int accesskey_create_in(struct store_conn *c, struct app *app, const struct req_meta *meta,
+                        const struct principal *actor, uint64_t owner_uin, uint64_t uin,
+                        struct accesskey *ret)
+{
+    struct accesskey k;
+    struct buf sealed = BUF_INIT;
+    memset(&k, 0, sizeof(k));
+    key_prepare(app, meta, owner_uin, uin, &k, &sealed);
+    struct create_ctx ctx = {meta, actor, &k, &sealed};
+    int rc = create_fn(c, &ctx);
     if (rc == BE_OK)
         *ret = k;
     crypto_wipe(&k, sizeof(k));
@@ -186,8 +210,7 @@ static int change_fn(struct store_conn *c, void *arg)
                         SV_ARGS(SV_TEXT(ctx->secret_id)), NULL);
     else
         rc = store_exec(c, "UPDATE access_keys SET status = $1 WHERE secret_id = $2",
-                        SV_ARGS(SV_TEXT(ctx->op ? "Active" : "Inactive"),
-                                SV_TEXT(ctx->secret_id)),
+                        SV_ARGS(SV_TEXT(ctx->op ? "Active" : "Inactive"), SV_TEXT(ctx->secret_id)),
                         NULL);
     if (rc)
         goto out;
@@ -229,17 +252,27 @@ static int resolve_fn(struct store_conn *c, void *arg)
     struct store_result *r = NULL;
     size_t len;
     int rc = store_query(c,
-                         "SELECT k.owner_uin, k.uin, k.secret_sealed, a.app_id FROM access_keys k"
-                         " JOIN accounts a ON a.uin = k.owner_uin"
+                         "SELECT k.owner_uin, k.uin, k.secret_sealed, a.app_id, u.kind"
+                         " FROM access_keys k JOIN accounts a ON a.uin = k.owner_uin"
+                         " LEFT JOIN cam_users u ON u.owner_uin = k.owner_uin AND u.uin = k.uin"
                          " WHERE k.secret_id = $1 AND k.status = 'Active'",
                          SV_ARGS(SV_TEXT(ctx->secret_id)), &r);
     if (rc == BE_OK && store_result_rows(r)) {
+        const char *kind = store_result_text(r, 0, 4);
         ctx->who.owner_uin = (uint64_t)store_result_i64(r, 0, 0);
         ctx->who.uin = (uint64_t)store_result_i64(r, 0, 1);
         ctx->who.app_id = (uint64_t)store_result_i64(r, 0, 3);
         const void *p = store_result_blob(r, 0, 2, &len);
         buf_add(&ctx->sealed, p, len);
-        ctx->found = true;
+        /* A root's own key, or a key of a user of the owner: a sub-user, or
+         * a collaborator acting inside the owner. A key whose user is gone
+         * (cannot happen: deleting a user deletes its keys) is refused. */
+        if (ctx->who.uin == ctx->who.owner_uin) {
+            ctx->who.kind = PRINCIPAL_ROOT;
+            ctx->found = true;
+        } else if (kind && principal_kind_parse(kind, &ctx->who.kind) == BE_OK) {
+            ctx->found = true;
+        }
     }
     store_result_free(r);
     return rc;
@@ -266,9 +299,6 @@ int accesskey_resolve(struct app *app, const char *secret_id, struct principal *
         rc = BE_AUTH_SECRET_ID; /* sealed under another master key: unusable */
         goto out;
     }
-    /* Which kind of principal a key speaks for: a root's own key, or a
-     * sub-user's / collaborator's key inside the owner (CAM issue). */
-    ctx.who.kind = ctx.who.uin == ctx.who.owner_uin ? PRINCIPAL_ROOT : PRINCIPAL_SUB_USER;
     memcpy(ret_secret, plain.data, ACCESSKEY_SECRET_LEN);
     ret_secret[ACCESSKEY_SECRET_LEN] = '\0';
     *ret_who = ctx.who;

@@ -37,6 +37,11 @@ int accesskey_check_description(const char *d, struct be_diag *diag);
 int accesskey_create(struct app *app, const struct req_meta *meta, const struct principal *actor,
                      uint64_t owner_uin, uint64_t uin, const char *description,
                      struct accesskey *ret, struct be_diag *diag);
+/* accesskey_create() inside the caller's transaction c (AddUser with UseApi),
+ * without a description. */
+int accesskey_create_in(struct store_conn *c, struct app *app, const struct req_meta *meta,
+                        const struct principal *actor, uint64_t owner_uin, uint64_t uin,
+                        struct accesskey *ret);
 /* Lists the principal's keys (without secrets) into a malloc'd array. */
 int accesskey_list(struct app *app, uint64_t owner_uin, uint64_t uin, struct accesskey **ret,
                    size_t *ret_count);
@@ -49,7 +54,10 @@ int accesskey_set_status(struct app *app, const struct req_meta *meta,
 int accesskey_delete(struct app *app, const struct req_meta *meta, const struct principal *actor,
                      uint64_t owner_uin, uint64_t uin, const char *secret_id);
 /* For request signing: the principal and plain SecretKey of an active key.
- * BE_AUTH_SECRET_ID when unknown, inactive or its account is gone. */
+ * BE_AUTH_SECRET_ID when unknown, inactive or its account is gone. The kind
+ * is ROOT for a root's own key, SUB_USER for a sub-user's key and
+ * COLLABORATOR for a key created for a collaborator inside the owner (it
+ * acts in the owner account). */
 int accesskey_resolve(struct app *app, const char *secret_id, struct principal *ret_who,
                       char ret_secret[ACCESSKEY_SECRET_LEN + 1]);
 

@@ -67,7 +67,68 @@
     X(STORE_UNAVAILABLE, "InternalError.StoreUnavailable", 503,                                    \
       "the database is unavailable; retry shortly")                                                \
     X(UPSTREAM, "InternalError.Upstream", 502, "an upstream service failed")                       \
-    X(INTERNAL, "InternalError", 500, "internal error")                                            \
+    X(USER_NAME_ILLEGAL, "InvalidParameter.UserNameIllegal", 400, "the user name is not allowed")  \
+    X(SUB_USER_NAME_IN_USE, "InvalidParameter.SubUserNameInUse", 409,                              \
+      "a user with this name already exists")                                                      \
+    X(SUB_USER_FULL, "InvalidParameter.SubUserFull", 400, "this account has too many users")       \
+    X(HAVE_KEYS, "OperationDenied.HaveKeys", 400, "the user still has API keys")                   \
+    X(UNAUTH_DELETE_API_KEY, "UnauthorizedOperation.DeleteApiKey", 403,                            \
+      "you are not authorized to delete the user's API keys")                                      \
+    X(ACCESSKEY_FAILED, "FailedOperation.Accesskey", 400, "the API key operation failed")          \
+    X(PARAM_ERROR, "InvalidParameter.ParamError", 400, "invalid parameter")                        \
+    X(GROUP_NAME_IN_USE, "InvalidParameter.GroupNameInUse", 409, "a group with this name exists")  \
+    X(GROUP_FULL, "InvalidParameter.GroupFull", 400, "this account has too many groups")           \
+    X(GROUP_NOT_EXIST, "ResourceNotFound.GroupNotExist", 404, "no such group")                     \
+    X(PARAM_GROUP_NOT_EXIST, "InvalidParameter.GroupNotExist", 400, "no such group")               \
+    X(GROUP_USER_FULL, "InvalidParameter.GroupUserFull", 400, "the group has too many members")    \
+    X(USER_GROUP_FULL, "InvalidParameter.UserGroupFull", 400, "the user is in too many groups")    \
+    X(UID_UIN_NULL, "InvalidParameter.UserUinAndUinNotAllNull", 400, "give Uid or Uin")            \
+    X(COLLABORATOR_EXISTS, "ResourceInUse.Collaborator", 409,                                      \
+      "this account is already a collaborator")                                                    \
+    X(COLLABORATIONS_FULL, "LimitExceeded.Uin", 400,                                               \
+      "this account collaborates on too many accounts")                                            \
+    X(POLICY_FULL, "FailedOperation.PolicyFull", 400, "this account has too many policies")        \
+    X(POLICY_NAME_IN_USE, "FailedOperation.PolicyNameInUse", 409,                                  \
+      "a policy with this name already exists")                                                    \
+    X(POLICY_NAME_ERROR, "InvalidParameter.PolicyNameError", 400, "the policy name is invalid")    \
+    X(DESCRIPTION_TOO_LONG, "InvalidParameter.DescriptionLengthOverlimit", 400,                    \
+      "the description is longer than 300 bytes")                                                  \
+    X(POLICY_ID_NOT_FOUND, "ResourceNotFound.PolicyIdNotFound", 404, "no such policy")             \
+    X(POLICY_ID_NOT_EXIST, "InvalidParameter.PolicyIdNotExist", 400, "no such policy")             \
+    X(POLICY_ID_ERROR, "InvalidParameter.PolicyIdError", 400, "invalid policy id")                 \
+    X(ATTACHMENT_FULL, "InvalidParameter.AttachmentFull", 400,                                     \
+      "too many policies are attached to this user or group")                                      \
+    X(SCOPE_ERROR, "InvalidParameter.ScopeError", 400, "Scope must be All, QCS or Local")          \
+    X(OPERATE_POLICIES_OVER_LIMIT, "InvalidParameter.OperatePoliciesOverLimit", 400,               \
+      "too many policies in one request")                                                          \
+    X(UNMODIFIABLE, "FailedOperation.Unmodifiable", 400, "this entity cannot be changed")          \
+    X(POLICY_DOCUMENT_ERROR, "InvalidParameter.PolicyDocumentError", 400,                          \
+      "the policy document is malformed")                                                          \
+    X(POLICY_DOCUMENT_LENGTH, "InvalidParameter.PolicyDocumentLengthOverLimit", 400,               \
+      "the policy document is too long")                                                           \
+    X(POLICY_VERSION_ERROR, "InvalidParameter.VersionError", 400, "version must be \"2.0\"")       \
+    X(POLICY_STATEMENT_ERROR, "InvalidParameter.StatementError", 400, "invalid statement")         \
+    X(POLICY_PRINCIPAL_ERROR, "InvalidParameter.PrincipalError", 400,                              \
+      "principal is not allowed here")                                                             \
+    X(POLICY_EFFECT_ERROR, "InvalidParameter.EffectError", 400, "effect must be allow or deny")    \
+    X(POLICY_ACTION_MISS, "InvalidParameter.ActionMiss", 400, "action is missing")                 \
+    X(POLICY_ACTION_ERROR, "InvalidParameter.ActionError", 400, "invalid action")                  \
+    X(POLICY_RESOURCE_ERROR, "InvalidParameter.ResourceError", 400, "invalid resource")            \
+    X(POLICY_RESOURCE_QCS_ERROR, "InvalidParameter.ResourceQcsError", 400,                         \
+      "a resource must start with qcs")                                                            \
+    X(POLICY_RESOURCE_PROJECT_ERROR, "InvalidParameter.ResourceProjectError", 400,                 \
+      "the project segment of a resource must be empty")                                           \
+    X(POLICY_RESOURCE_REGION_ERROR, "InvalidParameter.ResourceRegionError", 400,                   \
+      "invalid resource region")                                                                   \
+    X(POLICY_RESOURCE_UIN_ERROR, "InvalidParameter.ResourceUinError", 400,                         \
+      "invalid resource account")                                                                  \
+    X(POLICY_RESOURCE_CONTENT_ERROR, "InvalidParameter.ResourceContentError", 400,                 \
+      "invalid resource content")                                                                  \
+    X(POLICY_CONDITION_ERROR, "InvalidParameter.ConditionError", 400, "invalid condition")         \
+    X(POLICY_CONDITION_TYPE_ERROR, "InvalidParameter.ConditionTypeError", 400,                     \
+      "unknown condition operator")                                                                \
+    X(POLICY_CONDITION_CONTENT_ERROR, "InvalidParameter.ConditionContentError", 400,               \
+      "invalid condition value")                                                                   \
     X(DEPLOY_IN_PROGRESS, "ResourceInUse.Deploy", 409,                                             \
       "another deploy job is running for this environment")                                        \
     X(DEPLOY_NOT_FOUND, "ResourceNotFound.Deploy", 404, "no such deploy job")                      \
@@ -77,7 +138,8 @@
     X(SANDBOX_UNAVAILABLE, "FailedOperation.SandboxUnavailable", 400,                              \
       "no sandbox is available on this server and unsandboxed runs are not allowed")               \
     X(DEPLOY_UNAVAILABLE, "FailedOperation.DeployUnavailable", 503,                                \
-      "deploy is not running on this server")
+      "deploy is not running on this server")                                                      \
+    X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {
     BE_OK = 0,

@@ -238,6 +238,80 @@ static const struct store_migration migrations[] = {
      "  last_deploy TEXT,"
      "  updated_at BIGINT NOT NULL"
      ");"},
+    {5, "cam: sub-users and collaborators, groups, custom policies, attachments, generations",
+     /* Sub-users and collaborators of an owner (src/cam/directory.c). A
+      * sub-user's UIN is 11 digits, a range disjoint from root accounts'
+      * 12-digit UINs, and unique among sub-users; a collaborator's UIN is its
+      * own root account's. uid is the CAM user ID (Uid). */
+     "CREATE TABLE cam_users ("
+     "  uid @AUTOID@,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  uin BIGINT NOT NULL,"
+     "  kind TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  remark TEXT NOT NULL DEFAULT '',"
+     "  console_login BIGINT NOT NULL DEFAULT 0,"
+     "  use_api BIGINT NOT NULL DEFAULT 0,"
+     "  password_hash TEXT,"
+     "  need_reset_password BIGINT NOT NULL DEFAULT 0,"
+     "  phone_num TEXT NOT NULL DEFAULT '',"
+     "  country_code TEXT NOT NULL DEFAULT '',"
+     "  email TEXT NOT NULL DEFAULT '',"
+     "  created_at BIGINT NOT NULL,"
+     "  updated_at BIGINT NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX cam_users_name ON cam_users(owner_uin, name);"
+     "CREATE UNIQUE INDEX cam_users_uin ON cam_users(owner_uin, uin);"
+     "CREATE UNIQUE INDEX cam_users_sub_uin ON cam_users(uin) WHERE kind = 'sub_user';"
+     "CREATE INDEX cam_users_member ON cam_users(uin, kind);"
+     "CREATE TABLE cam_groups ("
+     "  group_id @AUTOID@,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  remark TEXT NOT NULL DEFAULT '',"
+     "  created_at BIGINT NOT NULL,"
+     "  updated_at BIGINT NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX cam_groups_name ON cam_groups(owner_uin, name);"
+     "CREATE TABLE cam_group_members ("
+     "  group_id BIGINT NOT NULL,"
+     "  uid BIGINT NOT NULL,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  added_at BIGINT NOT NULL,"
+     "  PRIMARY KEY (group_id, uid)"
+     ");"
+     "CREATE INDEX cam_group_members_uid ON cam_group_members(uid);"
+     /* Custom policies; the API's PolicyId is id + 999 (CAM_PRESET_ID_MAX),
+      * one number space with the presets. version counts document changes
+      * (the compiled-policy cache is keyed by it). */
+     "CREATE TABLE cam_policies ("
+     "  id @AUTOID@,"
+     "  owner_uin BIGINT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  description TEXT NOT NULL DEFAULT '',"
+     "  document TEXT NOT NULL,"
+     "  version BIGINT NOT NULL DEFAULT 1,"
+     "  created_at BIGINT NOT NULL,"
+     "  updated_at BIGINT NOT NULL"
+     ");"
+     "CREATE UNIQUE INDEX cam_policies_name ON cam_policies(owner_uin, name);"
+     /* entity_kind 'user' (entity_id = uid) or 'group' (group_id). */
+     "CREATE TABLE cam_attachments ("
+     "  owner_uin BIGINT NOT NULL,"
+     "  policy_id BIGINT NOT NULL,"
+     "  entity_kind TEXT NOT NULL,"
+     "  entity_id BIGINT NOT NULL,"
+     "  attached_at BIGINT NOT NULL,"
+     "  operator_uin BIGINT NOT NULL,"
+     "  PRIMARY KEY (entity_kind, entity_id, policy_id)"
+     ");"
+     "CREATE INDEX cam_attachments_policy ON cam_attachments(owner_uin, policy_id);"
+     /* Bumped in the transaction of every CAM change of an owner; every
+      * instance compares it with its cached policy sets (src/cam/cache.c). */
+     "CREATE TABLE cam_generation ("
+     "  owner_uin BIGINT PRIMARY KEY,"
+     "  gen BIGINT NOT NULL"
+     ");"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
