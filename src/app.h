@@ -13,6 +13,7 @@
 
 struct wx_component;
 struct link_worker;
+struct devenv_worker;
 
 struct app {
     const struct config *cfg;
@@ -26,6 +27,10 @@ struct app {
      * `serve` when a component is configured, NULL otherwise; the event
      * receiver wakes it after storing a push. Owned by whoever set it. */
     struct link_worker *links;
+    /* The environments' worker and state-change notifier (devenv/worker.h):
+     * set by `serve`, NULL otherwise (long-polls then only poll the store).
+     * Owned by whoever set it. */
+    struct devenv_worker *devenv;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to
