@@ -15,6 +15,7 @@ struct wx_component;
 struct link_worker;
 struct deployer;
 struct cam_cache;
+struct devenv_worker;
 
 struct app {
     const struct config *cfg;
@@ -34,6 +35,10 @@ struct app {
     /* CAM's compiled policies and per-principal policy sets (cam/cache.h):
      * built by app_open, released by app_close. */
     struct cam_cache *cam;
+    /* The environments' worker and state-change notifier (devenv/worker.h):
+     * set by `serve`, NULL otherwise (long-polls then only poll the store).
+     * Owned by whoever set it. */
+    struct devenv_worker *devenv;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

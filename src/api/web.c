@@ -127,6 +127,7 @@ static const struct http_route routes[] = {
     {"GET", "/static/", true, static_file, "static"},
     {"GET", "/healthz", false, healthz, "healthz"},
     {"GET", "/metrics", false, metrics, "metrics"},
+    {"GET", "/envs", false, web_page_envs, "page_envs"},
 };
 
 const struct http_route *web_routes(size_t *ret_count)

@@ -41,6 +41,11 @@ void web_page_center(struct http_request *req, void *ctx);    /* GET /center */
 void web_page_authorize(struct http_request *req, void *ctx); /* GET /wechat/authorize */
 void web_page_authorized(struct http_request *req, void *ctx); /* GET /wechat/authorized */
 
+/* Environments and uploads (api/devenv_web.c, docs/environments.md): the
+ * streamed blob PUT /v1/uploads/{UploadId}/blobs/{sha256}, and the page. */
+const struct http_stream_route *web_stream_routes(size_t *ret_count);
+void web_page_envs(struct http_request *req, void *ctx); /* GET /envs */
+
 /* From the console endpoints, for the others: the same-origin check of
  * state-changing requests (JSON content type, our Origin); the session of
  * the cookie (BE_SESSION_INVALID when none); whether cookies get Secure; and

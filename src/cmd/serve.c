@@ -6,6 +6,7 @@
 #include "api/web.h"
 #include "app.h"
 #include "binding/worker.h"
+#include "devenv/worker.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -32,6 +33,7 @@ int cmd_serve(int argc, char **argv)
     struct wx_component *wechat = NULL;
     struct wechat_events *wechat_events = NULL;
     struct link_worker *links = NULL;
+    struct devenv_worker *envs = NULL;
     char host[256];
     uint16_t port;
     if (cmd_load_config(argc, argv, CONFIG_SCOPE_ALL, usage, &cfg, &rest, &status))
@@ -76,6 +78,11 @@ int cmd_serve(int argc, char **argv)
         goto out_wechat;
     }
     app.links = links;
+    if (devenv_worker_start(&app, &envs)) {
+        fprintf(stderr, "bindery serve: cannot start the environments worker\n");
+        goto out_wechat;
+    }
+    app.devenv = envs;
     struct web web = {&app, NULL, wechat_events};
     size_t nroutes;
     const struct http_route *routes = web_routes(&nroutes);
@@ -88,6 +95,7 @@ int cmd_serve(int argc, char **argv)
         .access_log = cfg->access_log,
         .trust_proxy = cfg->http_trust_proxy,
     };
+    opts.streams = web_stream_routes(&opts.nstreams);
     if (http_server_start(&opts, routes, nroutes, &web, &srv)) {
         fprintf(stderr, "bindery serve: cannot listen on %s\n", cfg->listen);
         goto out_wechat;
@@ -103,6 +111,8 @@ int cmd_serve(int argc, char **argv)
     log_info("bindery serve: stopped");
     status = 0;
 out_wechat:
+    devenv_worker_stop(envs);
+    app.devenv = NULL;
     link_worker_stop(links);
     app.links = NULL;
     app.wechat = NULL;

@@ -60,6 +60,15 @@ struct config {
 
     char *platform_fixtures;
     uint64_t platform_ticket_interval;
+
+    uint64_t deploy_env_quota_per_app;
+    uint64_t deploy_port_min, deploy_port_max;
+    uint64_t deploy_max_blob_bytes;
+    uint64_t deploy_max_version_bytes;
+    uint64_t deploy_max_files;
+    uint64_t deploy_upload_ttl;
+    uint64_t deploy_blob_grace;
+    uint64_t deploy_gc_interval;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits

@@ -83,6 +83,42 @@ void crypto_sha256(const void *data, size_t len, unsigned char out[CRYPTO_SHA256
         abort();
 }
 
+struct crypto_sha256_ctx {
+    EVP_MD_CTX *md;
+};
+
+struct crypto_sha256_ctx *crypto_sha256_new(void)
+{
+    struct crypto_sha256_ctx *ctx = xcalloc(1, sizeof(*ctx));
+    pthread_once(&algorithms_once, fetch_algorithms);
+    ctx->md = EVP_MD_CTX_new();
+    if (!ctx->md || EVP_DigestInit_ex(ctx->md, sha256_md, NULL) != 1)
+        abort();
+    return ctx;
+}
+
+void crypto_sha256_update(struct crypto_sha256_ctx *ctx, const void *data, size_t len)
+{
+    if (len && EVP_DigestUpdate(ctx->md, data, len) != 1)
+        abort();
+}
+
+void crypto_sha256_final(struct crypto_sha256_ctx *ctx, unsigned char out[CRYPTO_SHA256_LEN])
+{
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(ctx->md, out, &n) != 1)
+        abort();
+    crypto_sha256_free(ctx);
+}
+
+void crypto_sha256_free(struct crypto_sha256_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    EVP_MD_CTX_free(ctx->md);
+    free(ctx);
+}
+
 void crypto_sha256_hex(const void *data, size_t len, char out[65])
 {
     static const char digits[] = "0123456789abcdef";

@@ -29,6 +29,15 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
 /* Lowercase hex SHA-256 of data: 64 characters + NUL. */
 void crypto_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Streaming SHA-256, for data that arrives in pieces (uploaded blobs).
+ * _new never fails (aborts on OOM); _final writes the digest and frees the
+ * context; _free releases an unfinished one (NULL accepted). */
+struct crypto_sha256_ctx;
+struct crypto_sha256_ctx *crypto_sha256_new(void);
+void crypto_sha256_update(struct crypto_sha256_ctx *ctx, const void *data, size_t len);
+void crypto_sha256_final(struct crypto_sha256_ctx *ctx, unsigned char out[CRYPTO_SHA256_LEN]);
+void crypto_sha256_free(struct crypto_sha256_ctx *ctx);
+
 /* Constant-time equality of two equal-length byte strings. */
 bool crypto_equal(const void *a, const void *b, size_t len);
 /* Constant-time equality of two NUL-terminated strings (length leaks only). */

@@ -133,12 +133,29 @@
       "another deploy job is running for this environment")                                        \
     X(DEPLOY_NOT_FOUND, "ResourceNotFound.Deploy", 404, "no such deploy job")                      \
     X(DEPLOY_FINISHED, "FailedOperation.DeployFinished", 409, "the deploy job has finished")       \
-    X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment")                   \
-    X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of the environment")    \
     X(SANDBOX_UNAVAILABLE, "FailedOperation.SandboxUnavailable", 400,                              \
       "no sandbox is available on this server and unsandboxed runs are not allowed")               \
     X(DEPLOY_UNAVAILABLE, "FailedOperation.DeployUnavailable", 503,                                \
       "deploy is not running on this server")                                                      \
+    X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment in this account")   \
+    X(ENV_QUOTA, "LimitExceeded.Environment", 400,                                                 \
+      "this app has reached its maximum number of environments")                                   \
+    X(ENV_NOT_READY, "FailedOperation.EnvironmentNotReady", 409, "the environment is not READY")   \
+    X(ENV_IN_USE, "ResourceInUse.Environment", 409, "a deploy of this environment is running")     \
+    X(UPLOAD_NOT_FOUND, "ResourceNotFound.Upload", 404, "no such upload")                          \
+    X(UPLOAD_EXPIRED, "FailedOperation.UploadExpired", 409, "the upload has expired; start again") \
+    X(UPLOAD_COMMITTED, "FailedOperation.UploadCommitted", 409,                                    \
+      "the upload was already committed")                                                          \
+    X(BLOBS_MISSING, "FailedOperation.BlobsMissing", 409,                                          \
+      "files of the upload have not been sent")                                                    \
+    X(MANIFEST_INVALID, "InvalidParameter.Manifest", 422, "the file manifest is invalid")          \
+    X(MANIFEST_LIMIT, "LimitExceeded.Manifest", 413, "the file manifest is over a limit")          \
+    X(DIGEST_MISMATCH, "InvalidParameter.DigestMismatch", 422,                                     \
+      "the bytes sent do not match their SHA-256 or size")                                         \
+    X(UPLOAD_URL_INVALID, "AuthFailure.UploadUrlInvalid", 403,                                     \
+      "the upload URL is invalid or not for this upload")                                          \
+    X(UPLOAD_URL_EXPIRED, "AuthFailure.UploadUrlExpired", 403, "the upload URL has expired")       \
+    X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of this environment")   \
     X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {

@@ -15,6 +15,7 @@ void keyring_derive(const unsigned char master[CRYPTO_KEY_LEN], struct keyring *
     crypto_hkdf(master, CRYPTO_KEY_LEN, "bindery seal v1", ret->seal, sizeof(ret->seal));
     crypto_hkdf(master, CRYPTO_KEY_LEN, "bindery csrf v1", ret->csrf, sizeof(ret->csrf));
     crypto_hkdf(master, CRYPTO_KEY_LEN, "bindery token v1", ret->token, sizeof(ret->token));
+    crypto_hkdf(master, CRYPTO_KEY_LEN, "bindery upload url v1", ret->upload, sizeof(ret->upload));
 }
 
 void keyring_wipe(struct keyring *k)

@@ -12,6 +12,7 @@ struct keyring {
     unsigned char seal[CRYPTO_KEY_LEN];  /* AES-256-GCM for secrets at rest */
     unsigned char csrf[CRYPTO_KEY_LEN];  /* HMAC for CSRF tokens */
     unsigned char token[CRYPTO_KEY_LEN]; /* HMAC for other server-made tokens */
+    unsigned char upload[CRYPTO_KEY_LEN]; /* HMAC for pre-signed blob upload URLs */
 };
 
 /* Loads key_file (NULL or "": DATA_DIR/master.key), creating the data

@@ -28,6 +28,29 @@ struct http_route {
     const char *name; /* label in metrics and the access log */
 };
 
+/* A route whose request body is streamed to the handler piece by piece
+ * instead of being buffered under max_body (large uploads). The body has no
+ * server-wide ceiling: the handler bounds it (data refuses what is over).
+ *
+ *   begin  headers arrived: returns the request's state (never NULL; it
+ *          may record an error for end to answer);
+ *   data   a piece of the body; non-zero stops the feeding (the rest of the
+ *          body is read and dropped, or the connection closed when it is
+ *          very large) and end then answers;
+ *   end    the body is complete, or feeding stopped: must answer with one
+ *          of the http_respond* calls, and frees state;
+ *   abort  the request ended before end (the client went away): frees state.
+ * All four run in the connection's worker thread. */
+struct http_stream_route {
+    const char *method;
+    const char *prefix; /* path prefix */
+    void *(*begin)(struct http_request *req, void *ctx);
+    int (*data)(void *state, const void *data, size_t len);
+    void (*end)(struct http_request *req, void *ctx, void *state);
+    void (*abort)(void *state);
+    const char *name; /* label in metrics and the access log */
+};
+
 struct http_server_options {
     const char *listen; /* "127.0.0.1:8080" */
     unsigned threads;   /* worker threads; 0 = one per core */
@@ -36,6 +59,9 @@ struct http_server_options {
     unsigned max_connections;
     bool access_log;
     bool trust_proxy; /* honour X-Forwarded-For / X-Forwarded-Proto */
+    /* Streamed routes (kept by reference), matched before the others. */
+    const struct http_stream_route *streams;
+    size_t nstreams;
 };
 
 /* Starts listening; routes (kept by reference, must outlive the server) are

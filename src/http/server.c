@@ -74,6 +74,11 @@ struct http_request {
     size_t bytes_out;
     uint64_t start_ns;
     struct resp_header *headers;
+    /* A streamed route: its state until end or abort, and whether it
+     * stopped taking the body. */
+    const struct http_stream_route *stream;
+    void *stream_state;
+    bool stream_stopped;
 };
 
 /* ---- helpers ---- */
@@ -151,6 +156,21 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
+/* Metrics slots: routes, then "unmatched", then the streamed routes. */
+static size_t nslots(const struct http_server *srv)
+{
+    return srv->nroutes + 1 + srv->opts.nstreams;
+}
+
+static const char *slot_name(const struct http_server *srv, size_t slot)
+{
+    if (slot < srv->nroutes)
+        return srv->routes[slot].name;
+    if (slot > srv->nroutes && slot < nslots(srv))
+        return srv->opts.streams[slot - srv->nroutes - 1].name;
+    return "unmatched";
+}
+
 static void access_log(struct http_request *req, double secs)
 {
     struct buf line = BUF_INIT;
@@ -163,7 +183,7 @@ static void access_log(struct http_request *req, double secs)
     json_escape(&line, req->path);
     buf_addf(&line, "\",\"route\":\"%s\",\"status\":%u,\"ms\":%.3f,\"ip\":\"%s\","
                     "\"bytes_in\":%zu,\"bytes_out\":%zu}",
-             req->route < req->srv->nroutes ? req->srv->routes[req->route].name : "unmatched",
+             slot_name(req->srv, req->route),
              req->status, secs * 1000.0, req->ip, req->body.len, req->bytes_out);
     log_line(line.data, line.len);
     buf_release(&line);
@@ -192,6 +212,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (srv->opts.access_log)
             access_log(req, secs);
     }
+    if (req->stream_state)
+        req->stream->abort(req->stream_state);
     struct resp_header *h = req->headers;
     while (h) {
         struct resp_header *next = h->next;
@@ -217,6 +239,54 @@ static size_t match_route(const struct http_server *srv, const char *method, con
             return i;
     }
     return srv->nroutes;
+}
+
+static void respond_error_json(struct http_request *req, int err);
+
+static const struct http_stream_route *match_stream(const struct http_server *srv,
+                                                    const char *method, const char *path,
+                                                    size_t *ret_slot)
+{
+    for (size_t i = 0; i < srv->opts.nstreams; i++) {
+        const struct http_stream_route *r = &srv->opts.streams[i];
+        if (!strcmp(r->method, method) && !strncmp(path, r->prefix, strlen(r->prefix))) {
+            *ret_slot = srv->nroutes + 1 + i;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* A streamed body: feed it, or drop it once the handler stopped; a very
+ * large excess is answered at once (the connection then closes). */
+static void stream_data(struct http_request *req, const char *data, size_t len)
+{
+    if (!req->stream_stopped && req->stream_state &&
+        req->stream->data(req->stream_state, data, len)) {
+        req->stream_stopped = true;
+        return;
+    }
+    if (!req->stream_stopped)
+        return;
+    req->dropped += len;
+    if (req->dropped > DRAIN_FACTOR * req->srv->opts.max_body && req->stream_state) {
+        void *state = req->stream_state;
+        req->stream_state = NULL;
+        req->stream->end(req, req->srv->ctx, state);
+    }
+}
+
+static void stream_end(struct http_request *req)
+{
+    void *state = req->stream_state;
+    req->stream_state = NULL;
+    if (state)
+        req->stream->end(req, req->srv->ctx, state);
+    if (!req->responded) {
+        log_error("http: stream handler %s did not respond (request %s)", req->stream->name,
+                  req->id);
+        respond_error_json(req, BE_INTERNAL);
+    }
 }
 
 static bool path_known(const struct http_server *srv, const char *path)
@@ -254,6 +324,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = arena_strdup(&req->arena, method);
         req->path = arena_strdup(&req->arena, url);
         fill_client_ip(req);
+        size_t slot;
+        req->stream = match_stream(srv, req->method, req->path, &slot);
+        if (req->stream) {
+            req->route = slot;
+            req->stream_state = req->stream->begin(req, srv->ctx);
+            return MHD_YES;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
         if (cl && (parse_u64(cl, UINT64_MAX, &n) || n > srv->opts.max_body)) {
@@ -265,6 +342,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (!cl || parse_u64(cl, UINT64_MAX, &n) || n > DRAIN_FACTOR * srv->opts.max_body)
                 respond_error_json(req, BE_BODY_TOO_LARGE);
         }
+        return MHD_YES;
+    }
+    if (req->stream) {
+        if (*upload_data_size)
+            stream_data(req, upload_data, *upload_data_size);
+        else if (!req->responded)
+            stream_end(req);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -335,7 +420,7 @@ int http_server_start(const struct http_server_options *opts, const struct http_
     srv->nroutes = nroutes;
     srv->ctx = ctx;
     srv->opts = *opts;
-    srv->metrics = xcalloc(nroutes + 1, sizeof(*srv->metrics));
+    srv->metrics = xcalloc(nroutes + 1 + opts->nstreams, sizeof(*srv->metrics));
     unsigned threads = opts->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -385,8 +470,8 @@ void http_server_metrics(struct http_server *srv, struct buf *out)
 {
     buf_adds(out, "# HELP bindery_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE bindery_http_requests_total counter\n");
-    for (size_t r = 0; r <= srv->nroutes; r++) {
-        const char *name = r < srv->nroutes ? srv->routes[r].name : "unmatched";
+    for (size_t r = 0; r < nslots(srv); r++) {
+        const char *name = slot_name(srv, r);
         for (size_t s = 0; s < NSTATUS; s++) {
             uint64_t v = atomic_load(&srv->metrics[r].by_status[s]);
             if (!v)
@@ -401,8 +486,8 @@ void http_server_metrics(struct http_server *srv, struct buf *out)
     }
     buf_adds(out, "# HELP bindery_http_request_duration_seconds Request latency by route.\n"
                   "# TYPE bindery_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; r <= srv->nroutes; r++) {
-        const char *name = r < srv->nroutes ? srv->routes[r].name : "unmatched";
+    for (size_t r = 0; r < nslots(srv); r++) {
+        const char *name = slot_name(srv, r);
         uint64_t cum = 0;
         for (size_t b = 0; b <= NBUCKETS; b++)
             cum += atomic_load(&srv->metrics[r].latency[b]);

@@ -1,0 +1,351 @@
+/* Manifest validation and the content-addressed blob store
+ * (devenv/manifest.h, devenv/blobstore.h). */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "core/crypto.h"
+#include "devenv/blobstore.h"
+#include "devenv/gc.h"
+#include "devenv/manifest.h"
+#include "testutil.h"
+
+static const struct manifest_limits lim = {100, 1000, 2500};
+
+static json_t *entry(const char *path, size_t path_len, const char *sha, json_int_t size)
+{
+    return json_pack("{s:s%,s:s,s:I,s:i}", "Path", path, path_len, "Sha256", sha, "Size", size,
+                     "Mode", 0644);
+}
+
+#define SHA_X "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+
+/* Validates a one-entry manifest; returns the error (0 when accepted). */
+static int one(const char *path, size_t len, const char *sha, json_int_t size, char *msg)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, entry(path, len, sha, size));
+    struct manifest m;
+    struct be_diag d = {""};
+    int rc = manifest_from_json(a, &lim, &m, &d);
+    if (rc == BE_OK)
+        manifest_release(&m);
+    if (msg)
+        snprintf(msg, 512, "%s", d.msg);
+    json_decref(a);
+    return rc;
+}
+
+#define P(s) s, sizeof(s) - 1
+
+static void test_paths(void **state)
+{
+    (void)state;
+    char msg[512];
+    assert_int_equal(one(P("app.js"), SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(P("a/b/c.js"), SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(P("目录/文件.js"), SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(P(".env"), SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(P("../x"), SHA_X, 1, msg), BE_MANIFEST_INVALID);
+    assert_non_null(strstr(msg, "Files[0]"));
+    assert_int_equal(one(P("a/../x"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a/./x"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a/.."), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("/etc/passwd"), SHA_X, 1, msg), BE_MANIFEST_INVALID);
+    assert_non_null(strstr(msg, "absolute"));
+    assert_int_equal(one(P("a\0b"), SHA_X, 1, msg), BE_MANIFEST_INVALID);
+    assert_non_null(strstr(msg, "NUL"));
+    assert_int_equal(one(P("a\x01"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a\x7f"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a\\b"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a//b"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a/"), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P(""), SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    char longp[MANIFEST_PATH_MAX + 2];
+    memset(longp, 'a', sizeof(longp));
+    for (size_t i = 100; i < MANIFEST_PATH_MAX; i += 100)
+        longp[i] = '/';
+    assert_int_equal(one(longp, MANIFEST_PATH_MAX, SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(longp, MANIFEST_PATH_MAX + 1, SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+    char comp[MANIFEST_COMPONENT_MAX + 2];
+    memset(comp, 'c', sizeof(comp));
+    assert_int_equal(one(comp, MANIFEST_COMPONENT_MAX, SHA_X, 1, NULL), BE_OK);
+    assert_int_equal(one(comp, MANIFEST_COMPONENT_MAX + 1, SHA_X, 1, NULL), BE_MANIFEST_INVALID);
+}
+
+static void test_fields_and_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(one(P("a"), "zz", 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a"), SHA_X "0", 1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a"), SHA_X, -1, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(one(P("a"), SHA_X, 1000, NULL), BE_OK);
+    assert_int_equal(one(P("a"), SHA_X, 1001, NULL), BE_MANIFEST_LIMIT);
+
+    struct manifest m;
+    json_t *a = json_array();
+    for (int i = 0; i < 3; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "f%d", i);
+        json_array_append_new(a, entry(p, strlen(p), SHA_X, 900));
+    }
+    assert_int_equal(manifest_from_json(a, &lim, &m, NULL), BE_MANIFEST_LIMIT); /* 2700 > 2500 */
+    json_decref(a);
+
+    a = json_array();
+    for (int i = 0; i < 101; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "f%d", i);
+        json_array_append_new(a, entry(p, strlen(p), SHA_X, 1));
+    }
+    assert_int_equal(manifest_from_json(a, &lim, &m, NULL), BE_MANIFEST_LIMIT);
+    json_decref(a);
+
+    /* modes: symlink, device, directory, set-id refused; regular bits accepted */
+    const json_int_t bad[] = {0120777, 0020644, 0040755, 04755, 02755, 0200000};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        a = json_pack("[{s:s,s:s,s:i,s:I}]", "Path", "x", "Sha256", SHA_X, "Size", 1, "Mode",
+                      bad[i]);
+        assert_int_equal(manifest_from_json(a, &lim, &m, NULL), BE_MANIFEST_INVALID);
+        json_decref(a);
+    }
+    a = json_pack("[{s:s,s:s,s:i,s:I}]", "Path", "x", "Sha256", SHA_X, "Size", 1, "Mode",
+                  (json_int_t)0100755);
+    assert_int_equal(manifest_from_json(a, &lim, &m, NULL), BE_OK);
+    assert_int_equal(m.files[0].mode, 0755);
+    manifest_release(&m);
+    json_decref(a);
+    a = json_pack("[{s:s,s:s,s:i,s:i}]", "Path", "x", "Sha256", SHA_X, "Size", 1, "Other", 1);
+    assert_int_equal(manifest_from_json(a, &lim, &m, NULL), BE_MANIFEST_INVALID);
+    json_decref(a);
+}
+
+static void test_duplicates_and_hash(void **state)
+{
+    (void)state;
+    struct manifest m1, m2, m3;
+    struct be_diag d = {""};
+    json_t *dup = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Path", "x", "Sha256", SHA_X, "Size",
+                            1, "Path", "x", "Sha256", SHA_X, "Size", 1);
+    assert_int_equal(manifest_from_json(dup, &lim, &m1, &d), BE_MANIFEST_INVALID);
+    assert_non_null(strstr(d.msg, "twice"));
+    json_decref(dup);
+    json_t *dirfile = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Path", "a/b",
+                                "Sha256", SHA_X, "Size", 1, "Path", "a-b", "Sha256", SHA_X, "Size",
+                                1, "Path", "a", "Sha256", SHA_X, "Size", 1);
+    assert_int_equal(manifest_from_json(dirfile, &lim, &m1, &d), BE_MANIFEST_INVALID);
+    assert_non_null(strstr(d.msg, "both a file and the directory"));
+    json_decref(dirfile);
+
+    /* the canonical hash does not depend on order, and changes with content */
+    json_t *a = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Path", "b", "Sha256", SHA_X, "Size", 1,
+                          "Path", "a", "Sha256", SHA_X, "Size", 2);
+    json_t *b = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Path", "a", "Sha256", SHA_X, "Size", 2,
+                          "Path", "b", "Sha256", SHA_X, "Size", 1);
+    json_t *c = json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "Path", "a", "Sha256", SHA_X, "Size", 3,
+                          "Path", "b", "Sha256", SHA_X, "Size", 1);
+    assert_int_equal(manifest_from_json(a, &lim, &m1, NULL), BE_OK);
+    assert_int_equal(manifest_from_json(b, &lim, &m2, NULL), BE_OK);
+    assert_int_equal(manifest_from_json(c, &lim, &m3, NULL), BE_OK);
+    assert_string_equal(m1.hash, m2.hash);
+    assert_string_not_equal(m1.hash, m3.hash);
+    assert_string_equal(m1.files[0].path, "a");
+    assert_non_null(manifest_find(&m1, "b"));
+    assert_null(manifest_find(&m1, "c"));
+    assert_int_equal(m1.bytes, 3);
+    manifest_release(&m1);
+    manifest_release(&m2);
+    manifest_release(&m3);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
+/* --- blob store ---------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    struct test_app *t = xcalloc(1, sizeof(*t));
+    if (test_app_open(t)) {
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct test_app *t = *state;
+    test_app_close(t);
+    free(t);
+    return 0;
+}
+
+static void hex_of(const char *data, size_t len, char out[65])
+{
+    crypto_sha256_hex(data, len, out);
+}
+
+/* Files in the blob's directory other than the blob: leftovers. */
+static size_t temp_files(const struct app *app, const char *hex)
+{
+    struct buf p = BUF_INIT;
+    blobstore_path(app, hex, &p);
+    *strrchr(p.data, '/') = '\0';
+    DIR *d = opendir(p.data);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, ".tmp-", 5))
+            n++;
+    if (d)
+        closedir(d);
+    buf_release(&p);
+    return n;
+}
+
+static void test_blob_roundtrip(void **state)
+{
+    struct test_app *t = *state;
+    const char *data = "hello, blob";
+    char hex[65];
+    hex_of(data, strlen(data), hex);
+    struct blob_writer *w;
+    assert_int_equal(blob_writer_open(&t->app, hex, strlen(data), &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, data, 5, NULL), BE_OK);
+    /* a partial write is never visible under the blob's name */
+    assert_false(blobstore_has(&t->app, hex, strlen(data)));
+    assert_int_equal(blob_writer_write(w, data + 5, strlen(data) - 5, NULL), BE_OK);
+    assert_false(blobstore_has(&t->app, hex, strlen(data)));
+    assert_int_equal(blob_writer_commit(w, NULL), BE_OK);
+    assert_true(blobstore_has(&t->app, hex, strlen(data)));
+    assert_false(blobstore_has(&t->app, hex, strlen(data) + 1));
+    struct buf p = BUF_INIT;
+    assert_int_equal(blobstore_path(&t->app, hex, &p), BE_OK);
+    char want[256];
+    snprintf(want, sizeof(want), "%s/objects/sha256/%.2s/%.2s/%s", t->dir, hex, hex + 2, hex);
+    assert_string_equal(p.data, want);
+    struct stat st;
+    assert_int_equal(stat(p.data, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0444);
+    buf_release(&p);
+    assert_int_equal(temp_files(&t->app, hex), 0);
+    assert_int_equal(blobstore_remove(&t->app, hex), BE_OK);
+    assert_false(blobstore_has(&t->app, hex, strlen(data)));
+    assert_int_equal(blobstore_remove(&t->app, hex), BE_OK);
+    assert_int_equal(blobstore_path(&t->app, "ABC", &p), BE_INVALID_PARAMETER_VALUE);
+    buf_release(&p);
+}
+
+static void test_blob_mismatch(void **state)
+{
+    struct test_app *t = *state;
+    const char *data = "the right bytes";
+    char hex[65];
+    hex_of(data, strlen(data), hex);
+    struct blob_writer *w;
+    struct be_diag d = {""};
+    /* same length, other bytes */
+    assert_int_equal(blob_writer_open(&t->app, hex, strlen(data), &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, "the wrong bytes", 15, NULL), BE_OK);
+    assert_int_equal(blob_writer_commit(w, &d), BE_DIGEST_MISMATCH);
+    assert_non_null(strstr(d.msg, "SHA-256"));
+    assert_false(blobstore_has(&t->app, hex, strlen(data)));
+    /* too long: refused at the write */
+    assert_int_equal(blob_writer_open(&t->app, hex, strlen(data), &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, data, strlen(data), NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, "x", 1, NULL), BE_DIGEST_MISMATCH);
+    blob_writer_abort(w);
+    /* too short */
+    assert_int_equal(blob_writer_open(&t->app, hex, strlen(data), &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, data, 3, NULL), BE_OK);
+    assert_int_equal(blob_writer_commit(w, NULL), BE_DIGEST_MISMATCH);
+    assert_false(blobstore_has(&t->app, hex, strlen(data)));
+    assert_int_equal(temp_files(&t->app, hex), 0);
+}
+
+struct racer {
+    const struct app *app;
+    const char *hex, *data;
+    size_t len;
+    int rc;
+};
+
+static void *race(void *arg)
+{
+    struct racer *r = arg;
+    struct blob_writer *w;
+    r->rc = blob_writer_open(r->app, r->hex, r->len, &w, NULL);
+    for (size_t off = 0; r->rc == BE_OK && off < r->len; off += 4096)
+        r->rc =
+            blob_writer_write(w, r->data + off, r->len - off < 4096 ? r->len - off : 4096, NULL);
+    if (r->rc == BE_OK)
+        r->rc = blob_writer_commit(w, NULL);
+    return NULL;
+}
+
+static void test_blob_concurrent_writers(void **state)
+{
+    struct test_app *t = *state;
+    size_t len = 1 << 20;
+    char *data = xmalloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 31 + 7);
+    char hex[65];
+    hex_of(data, len, hex);
+    enum { N = 8 };
+    pthread_t th[N];
+    struct racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (struct racer){&t->app, hex, data, len, -1};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].rc, BE_OK);
+    }
+    assert_true(blobstore_has(&t->app, hex, len));
+    assert_int_equal(temp_files(&t->app, hex), 0);
+    /* the published bytes are the right ones */
+    struct buf p = BUF_INIT;
+    blobstore_path(&t->app, hex, &p);
+    FILE *f = fopen(p.data, "rb");
+    assert_non_null(f);
+    char *back = xmalloc(len);
+    assert_int_equal(fread(back, 1, len, f), len);
+    fclose(f);
+    assert_memory_equal(back, data, len);
+    free(back);
+    free(data);
+    buf_release(&p);
+}
+
+static void test_gc_empty(void **state)
+{
+    struct test_app *t = *state;
+    struct gc_stats st;
+    assert_int_equal(gc_round(&t->app, 1000, &st), BE_OK);
+    assert_int_equal(st.uploads, 0);
+    assert_int_equal(st.blobs, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_fields_and_limits),
+        cmocka_unit_test(test_duplicates_and_hash),
+        cmocka_unit_test_setup_teardown(test_blob_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_empty, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
