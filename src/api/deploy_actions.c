@@ -10,22 +10,16 @@
 
 #include "api/action.h"
 #include "deploy/job.h"
+#include "devenv/env.h"
 #include "core/banned.h"
 
 #define DEPLOY_API_VERSION "2026-11-01"
-#define ENV_ID_MAX         63
 #define DEPLOY_ID_MAX      31
 #define PAGE_MAX           100
 #define OFFSET_MAX         1000000
 #define LOG_LINES_MAX      1000
 /* A long-poll holds the request at most this long (the CLI asks again). */
 #define WAIT_SECONDS_MAX 20
-
-static void env_resource(uint64_t owner, const char *env_id, struct buf *out)
-{
-    buf_addf(out, "qcs::deploy::uin/%llu:env/%s", (unsigned long long)owner,
-             env_id && *env_id ? env_id : "*");
-}
 
 static int resource_of_env(struct api_call *call, struct buf *out)
 {

@@ -20,6 +20,7 @@
 #include "core/mem.h"
 #include "core/parse.h"
 #include "core/timeutil.h"
+#include "core/fsutil.h"
 #include "core/banned.h"
 
 #define TAIL_IN_ERROR 20
@@ -143,18 +144,7 @@ static void env_dir(const struct deployer *d, const char *env_id, const char *su
 
 static int mkdir_p(const char *path)
 {
-    char tmp[1024];
-    if (copy_str(tmp, sizeof(tmp), path))
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0750) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0750) && errno != EEXIST ? -1 : 0;
+    return fs_mkdir_p(path, 0750);
 }
 
 int deployer_runtime_log(struct deployer *d, const char *env_id, struct runlog **ret,

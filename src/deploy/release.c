@@ -89,7 +89,7 @@ static int dir_env_owner(void *ctx, const char *env_id, uint64_t *ret)
     return rc;
 }
 
-static bool dir_has_file(const struct deploy_release *rel, const char *relpath)
+bool deploy_dir_has_file(const struct deploy_release *rel, const char *relpath)
 {
     if (!*relpath || relpath[0] == '/' || strstr(relpath, ".."))
         return false;
@@ -162,7 +162,7 @@ static int copy_tree(int sfd, int dfd, unsigned depth, struct be_diag *diag)
     return rc;
 }
 
-static int dir_materialize(const struct deploy_release *rel, const char *dir, struct be_diag *diag)
+int deploy_dir_materialize(const struct deploy_release *rel, const char *dir, struct be_diag *diag)
 {
     int sfd = open(rel->where, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -245,8 +245,8 @@ static int dir_release_get(void *ctx, const char *env_id, uint64_t version,
     struct buf where = BUF_INIT;
     buf_addf(&where, "%s/%s/v%llu", root, env_id, (unsigned long long)version);
     rel.where = buf_detach(&where, NULL);
-    rel.has_file = dir_has_file;
-    rel.materialize = dir_materialize;
+    rel.has_file = deploy_dir_has_file;
+    rel.materialize = deploy_dir_materialize;
     *ret = rel;
 out:
     json_decref(env);

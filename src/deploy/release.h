@@ -54,6 +54,12 @@ struct deploy_source {
 struct deploy_source deploy_source_dir(const char *root);
 void deploy_source_dir_free(struct deploy_source *src);
 
+/* has_file and materialize for a release whose tree is a directory on disk
+ * at rel->where (regular files and directories only): what the directory
+ * source uses, and any source that stages its trees on disk. */
+bool deploy_dir_has_file(const struct deploy_release *rel, const char *relpath);
+int deploy_dir_materialize(const struct deploy_release *rel, const char *dir, struct be_diag *diag);
+
 /* Is an EnvId well formed (1-63 of [A-Za-z0-9_-])? */
 bool deploy_env_id_valid(const char *env_id);
 

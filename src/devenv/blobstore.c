@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "devenv/manifest.h"
+#include "core/fsutil.h"
 #include "core/banned.h"
 
 struct blob_writer {
@@ -71,20 +72,7 @@ int blobstore_remove(const struct app *app, const char *sha256_hex)
 /* mkdir -p of the blob's directory (data_dir exists: the keyring made it). */
 static int make_dirs(const char *path)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return BE_INTERNAL;
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(tmp, 0700) && errno != EEXIST)
-            return BE_INTERNAL;
-        *s = '/';
-    }
-    if (mkdir(tmp, 0700) && errno != EEXIST)
-        return BE_INTERNAL;
-    return BE_OK;
+    return fs_mkdir_p(path, 0700) ? BE_INTERNAL : BE_OK;
 }
 
 static int fsync_dir(const char *path)

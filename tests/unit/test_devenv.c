@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -14,6 +15,7 @@
 #include "devenv/blobstore.h"
 #include "devenv/gc.h"
 #include "devenv/manifest.h"
+#include "devenv/release_source.h"
 #include "testutil.h"
 
 static const struct manifest_limits lim = {100, 1000, 2500};
@@ -336,6 +338,111 @@ static void test_gc_empty(void **state)
     assert_int_equal(st.blobs, 0);
 }
 
+/* Stores data as a blob; its hex in out. */
+static void put_blob(struct app *app, const char *data, char out[65])
+{
+    struct blob_writer *w;
+    hex_of(data, strlen(data), out);
+    assert_int_equal(blob_writer_open(app, out, strlen(data), &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, data, strlen(data), NULL), BE_OK);
+    assert_int_equal(blob_writer_commit(w, NULL), BE_OK);
+}
+
+/* Runs the ';'-separated statements of arg (no ';' inside them). */
+static int exec_sql(struct store_conn *c, void *arg)
+{
+    char *copy = xstrdup(arg), *save = NULL;
+    int rc = BE_OK;
+    for (char *stmt = strtok_r(copy, ";", &save); stmt && rc == BE_OK;
+         stmt = strtok_r(NULL, ";", &save))
+        rc = store_exec(c, stmt, NULL, 0, NULL);
+    free(copy);
+    return rc;
+}
+
+static void read_file(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* The deploy engine's view of a committed version: the release names the
+ * env's app and owner, its tree has the version's files with their modes
+ * (read-only), and another account's or an unknown env is not found. */
+static void test_release_source(void **state)
+{
+    struct test_app *t = *state;
+    char app_js[65], lib_js[65], sql[2048];
+    put_blob(&t->app, "console.log('v1')\n", app_js);
+    put_blob(&t->app, "#!/bin/sh\necho lib\n", lib_js);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO envs (env_id, owner_uin, appid, name, state, client_token, created_at,"
+             " updated_at, version_seq) VALUES ('dev-abc123', 100000000001, 'wxa1', 'dev', "
+             "'READY', 't', 1, 1,"
+             " 1);"
+             "INSERT INTO versions (env_id, version, owner_uin, upload_id, manifest_hash, files,"
+             " bytes, runtime, entry, created_at) VALUES ('dev-abc123', 1, 100000000001, 'u1',"
+             " '%s', 2, 37, 'nodejs', 'app.js', 1);"
+             "INSERT INTO version_files VALUES ('dev-abc123', 1, 'app.js', '%s', 18, 420),"
+             " ('dev-abc123', 1, 'bin/lib.sh', '%s', 19, 493);",
+             app_js /* any 64 hex digits name the manifest here */, app_js, lib_js);
+    assert_int_equal(store_tx(t->app.store, exec_sql, sql), BE_OK);
+
+    struct buf trees = BUF_INIT;
+    buf_addf(&trees, "%s/deploy/trees", t->dir);
+    struct deploy_source src = devenv_release_source(&t->app, trees.data);
+    uint64_t owner = 0;
+    assert_int_equal(src.env_owner(src.ctx, "dev-abc123", &owner), BE_OK);
+    assert_int_equal(owner, 100000000001ull);
+    assert_int_equal(src.env_owner(src.ctx, "dev-nope00", &owner), BE_ENV_NOT_FOUND);
+
+    struct deploy_release rel;
+    struct be_diag diag = {0};
+    assert_int_equal(src.release_get(src.ctx, "dev-abc123", 2, &rel, &diag), BE_VERSION_NOT_FOUND);
+    int rc = src.release_get(src.ctx, "dev-abc123", 0, &rel, &diag);
+    if (rc)
+        print_error("release_get: %s: %s\n", be_err_code(rc), diag.msg);
+    assert_int_equal(rc, BE_OK);
+    assert_string_equal(rel.app_id, "wxa1");
+    assert_int_equal(rel.version, 1);
+    assert_int_equal(rel.runtime, DEPLOY_RT_NODEJS);
+    assert_string_equal(rel.entry, "app.js");
+    assert_true(rel.has_file(&rel, "app.js"));
+    assert_true(rel.has_file(&rel, "bin/lib.sh"));
+    assert_false(rel.has_file(&rel, "missing.js"));
+    assert_false(rel.has_file(&rel, "../app.js"));
+
+    struct buf out = BUF_INIT, f = BUF_INIT;
+    buf_addf(&out, "%s/release-out", t->dir);
+    assert_int_equal(mkdir(out.data, 0755), 0);
+    assert_int_equal(rel.materialize(&rel, out.data, &diag), BE_OK);
+    char text[128];
+    buf_addf(&f, "%s/bin/lib.sh", out.data);
+    read_file(f.data, text, sizeof(text));
+    assert_string_equal(text, "#!/bin/sh\necho lib\n");
+    struct stat st;
+    assert_int_equal(stat(f.data, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0555);
+    buf_reset(&f);
+    buf_addf(&f, "%s/app.js", out.data);
+    assert_int_equal(stat(f.data, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0444);
+
+    /* a second release of the same manifest reuses the staged tree */
+    struct deploy_release again;
+    assert_int_equal(src.release_get(src.ctx, "dev-abc123", 1, &again, &diag), BE_OK);
+    assert_string_equal(again.where, rel.where);
+    deploy_release_clear(&again);
+    deploy_release_clear(&rel);
+    devenv_release_source_free(&src);
+    buf_release(&out);
+    buf_release(&f);
+    buf_release(&trees);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +453,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_source, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
