@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/action.h"
+#include "binding/flow.h"
 #include "deploy/job.h"
 #include "devenv/env.h"
 #include "core/banned.h"
@@ -62,10 +63,21 @@ static int env_owned(struct api_call *call, struct deployer *d)
 /* Submits a job of kind for the call's EnvId and answers its id and state. */
 static int submit(struct api_call *call, enum deploy_kind kind, uint64_t version)
 {
+    int rc;
+    /* Running the app uses its link: WeChat confirms the authorization
+     * still holds (a revoked one refuses with the re-authorize hint);
+     * stopping needs nothing from WeChat. */
+    if (kind != DEPLOY_KIND_STOP) {
+        struct env e;
+        if ((rc = env_get(call->app, call->who->owner_uin, api_str(call, "EnvId"), &e)))
+            return rc;
+        if ((rc = link_flow_verify(call->app, call->meta, call->who->owner_uin, e.appid, NULL,
+                                   NULL, &call->diag)))
+            return rc;
+    }
     struct deployer *d = call->app->deploy;
     if (!d)
         return no_deployer(call);
-    int rc;
     struct deploy_request req = {api_str(call, "EnvId"), kind, version, call->who->owner_uin,
                                  call->who->uin};
     char id[32];

@@ -10,6 +10,7 @@
 #include "core/parse.h"
 #include "devenv/blobstore.h"
 #include "devenv/env.h"
+#include "binding/flow.h"
 #include "core/banned.h"
 
 /* Rows per multi-row INSERT of an upload's files. */
@@ -218,8 +219,17 @@ int upload_create(struct app *app, const struct req_meta *meta, const struct pri
                   struct upload_created *ret, struct be_diag *diag)
 {
     memset(ret, 0, sizeof(*ret));
+    /* An upload uses the environment's link: WeChat confirms the app's
+     * authorization still holds (a revoked one refuses with the
+     * re-authorize hint), as 一键开通 does. */
+    struct env e;
+    int rc = env_get(app, who->owner_uin, env_id, &e);
+    if (rc)
+        return be_fail(diag, rc, "no environment %.40s in this account", env_id);
+    if ((rc = link_flow_verify(app, meta, who->owner_uin, e.appid, NULL, NULL, diag)))
+        return rc;
     struct create_ctx x = {app, meta, who, env_id, description, m, ret, diag};
-    int rc = store_tx(app->store, create_fn, &x);
+    rc = store_tx(app->store, create_fn, &x);
     if (rc)
         upload_created_release(ret);
     return rc;

@@ -137,6 +137,49 @@ test('a revoked link refuses with the re-authorize hint; an unknown or another a
   assert.equal((await o.call('DeleteEnvironment', { EnvId: env.EnvId })).Error.Code, 'ResourceNotFound.Environment');
 });
 
+test('a link revoked after 一键开通 blocks uploads and deploys with the re-authorize hint', async () => {
+  const o = await owner();
+  const app = o.apps[0];
+  const env = await readyEnv(o, app.appid);
+  await S.ctl.stopAuthorization(app.wxid, app.appid, COMPONENT.component_appid);
+  await waitFor(async () => ((await linksOf(o.web))[app.appid] || {}).State === 'revoked', { what: 'revoked' });
+  const body = Buffer.from('console.log(1)\n');
+  const up = await o.call('CreateUpload', {
+    EnvId: env.EnvId, Files: [{ Path: 'app.js', Sha256: sha(body), Size: body.length, Mode: 420 }],
+  });
+  assert.equal(up.Error.Code, 'FailedOperation.WechatAuthorizationRevoked');
+  assert.match(up.Error.Message, /re-authorize/);
+  assert.equal(sqlCount(S.srv, `SELECT COUNT(*) FROM uploads WHERE env_id = '${env.EnvId}'`), 0);
+  for (const action of ['CreateDeploy', 'RestartEnvironment', 'RollbackEnvironment']) {
+    const d = await o.call(action, { EnvId: env.EnvId });
+    assert.equal(d.Error.Code, 'FailedOperation.WechatAuthorizationRevoked', `${action}: ${JSON.stringify(d)}`);
+  }
+});
+
+test('a sub-user without deploy permission is refused; with QcloudBinderyDeployFullAccess it may', async () => {
+  const o = await owner();
+  const env = await readyEnv(o, o.apps[0].appid);
+  const camCall = async (action, params, key = o.key) => (await callApi(S.url, {
+    action, version: '2019-01-16', params, secretId: key.SecretId, secretKey: key.SecretKey,
+  })).body.Response;
+  const u = await camCall('AddUser', { Name: 'deployer', UseApi: 1 });
+  assert.equal(u.Error, undefined, JSON.stringify(u));
+  const asSub = async (action, params = {}) => (await callApi(S.url, {
+    action, version: '2026-11-01', params, secretId: u.SecretId, secretKey: u.SecretKey,
+  })).body.Response;
+  for (const [action, params] of [['DescribeEnvironments', {}], ['CreateEnvironment', { AppId: o.apps[0].appid }],
+    ['CreateUpload', { EnvId: env.EnvId, Files: [] }], ['CreateDeploy', { EnvId: env.EnvId }]]) {
+    const r = await asSub(action, params);
+    assert.equal(r.Error && r.Error.Code, 'AuthFailure.UnauthorizedOperation', `${action}: ${JSON.stringify(r)}`);
+    assert.match(r.Error.Message, new RegExp(`deploy:${action}`));
+  }
+  const att = await camCall('AttachUserPolicy', { PolicyId: 8, AttachUin: u.Uin });
+  assert.equal(att.Error, undefined, JSON.stringify(att));
+  const list = await asSub('DescribeEnvironments');
+  assert.equal(list.Error, undefined, JSON.stringify(list));
+  assert.deepEqual(list.Environments.map((e) => e.EnvId), [env.EnvId]);
+});
+
 test('DeleteEnvironment removes the env, its directory and its versions; the quota is free again', async () => {
   const o = await owner();
   const appid = o.apps[0].appid;
