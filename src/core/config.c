@@ -23,10 +23,10 @@ struct config_key {
     const char *help;
 };
 
-#define F(field) offsetof(struct config, field)
-#define S_STORE CONFIG_SCOPE_STORE
-#define S_SERVE CONFIG_SCOPE_SERVE
-#define S_WECHAT CONFIG_SCOPE_WECHAT
+#define F(field)   offsetof(struct config, field)
+#define S_STORE    CONFIG_SCOPE_STORE
+#define S_SERVE    CONFIG_SCOPE_SERVE
+#define S_WECHAT   CONFIG_SCOPE_WECHAT
 #define S_PLATFORM CONFIG_SCOPE_PLATFORM
 
 static const struct config_key keys[] = {
@@ -43,14 +43,16 @@ static const struct config_key keys[] = {
     {"log.level", T_STRING, "info", 0, 0, F(log_level), S_STORE, "debug, info, warn or error"},
     {"log.access", T_BOOL, "true", 0, 0, F(access_log), S_SERVE | S_PLATFORM,
      "write one JSON line per request to stderr"},
-    {"listen", T_STRING, "127.0.0.1:8080", 0, 0, F(listen), S_SERVE, "address and port to listen on"},
+    {"listen", T_STRING, "127.0.0.1:8080", 0, 0, F(listen), S_SERVE,
+     "address and port to listen on"},
     {"listen", T_STRING, "127.0.0.1:8081", 0, 0, F(listen), S_PLATFORM,
      "address and port the emulator listens on"},
     {"public_url", T_STRING, "", 0, 0, F(public_url), S_SERVE,
      "URL users reach this server at (default: http://LISTEN)"},
     {"web_dir", T_STRING, "web", 0, 0, F(web_dir), S_SERVE,
      "directory of the console's pages, scripts and styles"},
-    {"http.threads", T_U64, "0", 0, 256, F(http_threads), S_SERVE, "worker threads (0 = one per core)"},
+    {"http.threads", T_U64, "0", 0, 256, F(http_threads), S_SERVE,
+     "worker threads (0 = one per core)"},
     {"http.max_body_bytes", T_U64, "1048576", 1024, 1ull << 30, F(http_max_body_bytes), S_SERVE,
      "largest request body accepted; larger bodies get 413"},
     {"http.timeout", T_U64, "30", 1, 3600, F(http_timeout), S_SERVE,
@@ -91,9 +93,8 @@ static const struct config_key keys[] = {
      "message verification token of the component"},
     {"wechat.encoding_aes_key", T_STRING, "", 0, 0, F(wechat_encoding_aes_key), S_WECHAT,
      "43-character EncodingAESKey of the component"},
-    {"wechat.previous_encoding_aes_key", T_STRING, "", 0, 0,
-     F(wechat_previous_encoding_aes_key), S_WECHAT,
-     "the previous EncodingAESKey, still accepted during a key rotation"},
+    {"wechat.previous_encoding_aes_key", T_STRING, "", 0, 0, F(wechat_previous_encoding_aes_key),
+     S_WECHAT, "the previous EncodingAESKey, still accepted during a key rotation"},
     {"wechat.timeout", T_U64, "10", 1, 120, F(wechat_timeout), S_WECHAT,
      "seconds one component API request may take (each of up to 3 attempts)"},
     {"link.max_per_account", T_U64, "10", 1, 1000, F(link_max_per_account), S_SERVE | S_STORE,
@@ -101,8 +102,7 @@ static const struct config_key keys[] = {
     {"link.allow_mp_registered_second_mp", T_BOOL, "false", 0, 0,
      F(link_allow_mp_registered_second_mp), S_SERVE | S_STORE,
      "let an account registered through a mini program link another mini program"},
-    {"link.check_interval", T_U64, "3600", 1, 30 * 86400, F(link_check_interval),
-     S_SERVE | S_STORE,
+    {"link.check_interval", T_U64, "3600", 1, 30 * 86400, F(link_check_interval), S_SERVE | S_STORE,
      "seconds between background checks of each active link with WeChat (jittered)"},
     {"link.attempt_ttl", T_U64, "600", 1, 3600, F(link_attempt_ttl), S_SERVE | S_STORE,
      "seconds an authorization attempt (link or scan-to-log-in) stays valid"},
@@ -128,6 +128,9 @@ static const struct config_key keys[] = {
      "seconds an upload (and its pre-signed URLs) stays valid"},
     {"deploy.blob_grace", T_U64, "86400", 0, 30 * 86400, F(deploy_blob_grace), S_SERVE | S_STORE,
      "seconds an unreferenced blob is kept before garbage collection"},
+    {"deploy.keep_versions", T_U64, "20", 1, 100000, F(deploy_keep_versions), S_SERVE | S_STORE,
+     "versions kept per environment (older ones are deleted unless live, previous or being "
+     "deployed)"},
     {"deploy.gc_interval", T_U64, "60", 1, 86400, F(deploy_gc_interval), S_SERVE,
      "seconds between garbage collection passes over expired uploads and unreferenced blobs"},
 };
@@ -223,8 +226,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
         k = find_key(key.data, key.len, CONFIG_SCOPE_ALL);
     snprintf(source, sizeof(source), "%s", st->path);
     if (!k)
-        st->rc = be_fail(st->diag, BE_INVALID_PARAMETER, "unknown key '%s' in %s", key.data,
-                         st->path);
+        st->rc =
+            be_fail(st->diag, BE_INVALID_PARAMETER, "unknown key '%s' in %s", key.data, st->path);
     else
         st->rc = set_value(st->cfg, k, value, source, st->diag);
     buf_release(&key);
@@ -240,7 +243,8 @@ struct config *config_defaults(unsigned scope)
         if (set_value(cfg, &keys[i], keys[i].def, "defaults", NULL))
             abort(); /* a default outside its own bounds is a programming error */
     for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].scope & scope) && find_key(keys[i].name, strlen(keys[i].name), scope) == &keys[i])
+        if ((keys[i].scope & scope) &&
+            find_key(keys[i].name, strlen(keys[i].name), scope) == &keys[i])
             set_value(cfg, &keys[i], keys[i].def, "defaults", NULL);
     return cfg;
 }
@@ -262,8 +266,8 @@ static void config_finish(struct config *cfg)
     }
 }
 
-int config_load(int argc, char **argv, unsigned scope, struct config **ret_config,
-                char ***ret_rest, struct be_diag *diag)
+int config_load(int argc, char **argv, unsigned scope, struct config **ret_config, char ***ret_rest,
+                struct be_diag *diag)
 {
     struct config *cfg = config_defaults(scope);
     char **rest = xcalloc((size_t)argc + 1, sizeof(char *));

@@ -69,6 +69,7 @@ struct config {
     uint64_t deploy_upload_ttl;
     uint64_t deploy_blob_grace;
     uint64_t deploy_gc_interval;
+    uint64_t deploy_keep_versions;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits

@@ -11,7 +11,7 @@
 #include "core/banned.h"
 
 struct gc_ctx {
-    int64_t now, cutoff;
+    int64_t now, cutoff, keep;
     size_t n;
     char (*hex)[MANIFEST_SHA256_HEX + 1]; /* blobs: the rows deleted */
 };
@@ -39,6 +39,44 @@ static int uploads_fn(struct store_conn *c, void *arg)
         if (rc == BE_OK && changes == 1) {
             rc = store_exec(c, "DELETE FROM upload_files WHERE upload_id = $1",
                             SV_ARGS(SV_TEXT(id)), NULL);
+            x->n++;
+        }
+    }
+    store_result_free(r);
+    return rc;
+}
+
+/* A version past retention: keep newer ones exist, and nothing runs or is
+ * about to run it. */
+#define PAST_RETENTION                                                                             \
+    " FROM versions v WHERE (SELECT COUNT(*) FROM versions w WHERE w.env_id = v.env_id"            \
+    " AND w.version > v.version) >= $1"                                                            \
+    " AND NOT EXISTS (SELECT 1 FROM env_runtime r WHERE r.env_id = v.env_id"                       \
+    " AND (r.live_version_n = v.version OR r.prev_version_n = v.version))"                         \
+    " AND NOT EXISTS (SELECT 1 FROM deploys d WHERE d.env_id = v.env_id"                           \
+    " AND d.state IN ('QUEUED', 'RUNNING')"                                                        \
+    " AND (d.to_version_n = v.version OR d.from_version_n = v.version))"
+
+static int versions_fn(struct store_conn *c, void *arg)
+{
+    struct gc_ctx *x = arg;
+    struct store_result *r = NULL;
+    x->n = 0;
+    int rc = store_query(c,
+                         store_conn_dialect(c) == STORE_POSTGRES
+                             ? "SELECT v.env_id, v.version" PAST_RETENTION
+                               " ORDER BY v.env_id, v.version LIMIT $2 FOR UPDATE OF v SKIP LOCKED"
+                             : "SELECT v.env_id, v.version" PAST_RETENTION
+                               " ORDER BY v.env_id, v.version LIMIT $2",
+                         SV_ARGS(SV_I64(x->keep), SV_I64(GC_BATCH)), &r);
+    for (size_t i = 0; rc == BE_OK && i < store_result_rows(r); i++) {
+        const char *env = store_result_text(r, i, 0);
+        int64_t version = store_result_i64(r, i, 1), changes = 0;
+        rc = store_exec(c, "DELETE FROM versions WHERE env_id = $1 AND version = $2",
+                        SV_ARGS(SV_TEXT(env), SV_I64(version)), &changes);
+        if (rc == BE_OK && changes == 1) {
+            rc = store_exec(c, "DELETE FROM version_files WHERE env_id = $1 AND version = $2",
+                            SV_ARGS(SV_TEXT(env), SV_I64(version)), NULL);
             x->n++;
         }
     }
@@ -76,12 +114,18 @@ static int blobs_fn(struct store_conn *c, void *arg)
 
 int gc_round(struct app *app, int64_t now, struct gc_stats *ret)
 {
-    struct gc_ctx x = {now, now - (int64_t)app->cfg->deploy_blob_grace, 0, NULL};
+    struct gc_ctx x = {now, now - (int64_t)app->cfg->deploy_blob_grace,
+                       (int64_t)app->cfg->deploy_keep_versions, 0, NULL};
     memset(ret, 0, sizeof(*ret));
     int rc = store_tx(app->store, uploads_fn, &x);
     if (rc)
         return rc;
     ret->uploads = x.n;
+    /* Versions before blobs: a blob only the deleted versions used goes in
+     * this same round once its grace has passed. */
+    if ((rc = store_tx(app->store, versions_fn, &x)))
+        return rc;
+    ret->versions = x.n;
     x.hex = xcalloc(GC_BATCH, sizeof(*x.hex));
     rc = store_tx(app->store, blobs_fn, &x);
     /* The rows are gone (committed): only now the files. */

@@ -2,7 +2,10 @@
  *
  *   1. open uploads past their expiry become `expired` and their file
  *      lists are dropped (CommitUpload then answers UploadExpired);
- *   2. a blob is removed when no version refers to it, no open unexpired
+ *   2. versions beyond the newest deploy.keep_versions of an environment
+ *      are deleted, unless live or previous (the deploy engine's
+ *      env_runtime) or named by a queued or running deploy;
+ *   3. a blob is removed when no version refers to it, no open unexpired
  *      upload lists it, and it was last used (stored, offered to an upload,
  *      committed) more than deploy.blob_grace seconds ago.
  *
@@ -24,7 +27,8 @@
 
 struct gc_stats {
     size_t uploads; /* uploads expired */
-    size_t blobs;   /* blobs removed */
+    size_t versions; /* versions deleted by retention */
+    size_t blobs;    /* blobs removed */
 };
 
 /* One pass at time now (at most GC_BATCH of each); *ret gets the counts. */

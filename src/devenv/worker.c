@@ -132,9 +132,10 @@ static void *worker_main(void *arg)
             struct gc_stats st;
             if ((rc = gc_round(w->app, time_now(), &st)))
                 log_warn("environments: garbage collection failed: %s", be_err_code(rc));
-            else if (st.uploads || st.blobs)
-                log_info("environments: expired %zu uploads, removed %zu blobs", st.uploads,
-                         st.blobs);
+            else if (st.uploads || st.versions || st.blobs)
+                log_info("environments: expired %zu uploads, deleted %zu old versions, removed "
+                         "%zu blobs",
+                         st.uploads, st.versions, st.blobs);
             next_gc = time_now() + every;
         }
         if (!(n == DEVENV_WORKER_BATCH ? true : wait_for(w, DEVENV_WORKER_POLL_MS)))

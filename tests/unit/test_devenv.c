@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/crypto.h"
+#include "core/timeutil.h"
 #include "devenv/blobstore.h"
 #include "devenv/gc.h"
 #include "devenv/manifest.h"
@@ -443,6 +444,72 @@ static void test_release_source(void **state)
     buf_release(&trees);
 }
 
+struct count_ctx {
+    const char *sql;
+    int64_t n;
+};
+
+static int count_fn(struct store_conn *c, void *arg)
+{
+    struct count_ctx *x = arg;
+    struct store_result *r = NULL;
+    int rc = store_query(c, x->sql, NULL, 0, &r);
+    if (rc == BE_OK)
+        x->n = store_result_i64(r, 0, 0);
+    store_result_free(r);
+    return rc;
+}
+
+static int64_t count_rows(struct test_app *t, const char *sql)
+{
+    struct count_ctx x = {sql, -1};
+    assert_int_equal(store_run(t->app.store, count_fn, &x), BE_OK);
+    return x.n;
+}
+
+/* Retention: the newest deploy.keep_versions versions stay, and so do the
+ * live and previous ones and any a running deploy names; the rest go with
+ * their file lists. */
+static void test_version_retention(void **state)
+{
+    struct test_app *t = *state;
+    t->cfg->deploy_keep_versions = 2;
+    char sql[512];
+    for (int v = 1; v <= 6; v++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO versions (env_id, version, owner_uin, upload_id, manifest_hash,"
+                 " files, bytes, runtime, entry, created_at) VALUES ('dev-ret001', %d, 1, 'u',"
+                 " 'h', 1, 1, 'nodejs', 'app.js', 1);"
+                 "INSERT INTO version_files VALUES ('dev-ret001', %d, 'app.js', 'h', 1, 420)",
+                 v, v);
+        assert_int_equal(store_tx(t->app.store, exec_sql, sql), BE_OK);
+    }
+    assert_int_equal(
+        store_tx(t->app.store, exec_sql,
+                 "INSERT INTO env_runtime (env_id, owner_uin, live_version_n, prev_version_n,"
+                 " updated_at) VALUES ('dev-ret001', 1, 2, 1, 1);"
+                 "INSERT INTO deploys (id, owner_uin, env_id, kind, from_version_n, to_version_n,"
+                 " state, created_at) VALUES ('dep-1', 1, 'dev-ret001', 'deploy', 2, 3, 'RUNNING',"
+                 " 1)"),
+        BE_OK);
+    struct gc_stats st;
+    assert_int_equal(gc_round(&t->app, time_now(), &st), BE_OK);
+    /* 5 and 6 are the newest two, 2 live, 1 previous, 3 being deployed: 4 goes */
+    assert_int_equal(st.versions, 1);
+    assert_int_equal(count_rows(t, "SELECT COUNT(*) FROM versions WHERE version = 4"), 0);
+    assert_int_equal(count_rows(t, "SELECT COUNT(*) FROM version_files WHERE version = 4"), 0);
+    assert_int_equal(count_rows(t, "SELECT COUNT(*) FROM versions"), 5);
+    /* the deploy ends: 3 is no longer protected */
+    assert_int_equal(store_tx(t->app.store, exec_sql,
+                              "UPDATE deploys SET state = 'SUCCEEDED' WHERE id = 'dep-1'"),
+                     BE_OK);
+    assert_int_equal(gc_round(&t->app, time_now(), &st), BE_OK);
+    assert_int_equal(st.versions, 1);
+    assert_int_equal(count_rows(t, "SELECT COUNT(*) FROM versions"), 4);
+    assert_int_equal(gc_round(&t->app, time_now(), &st), BE_OK);
+    assert_int_equal(st.versions, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +521,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blob_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_retention, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
