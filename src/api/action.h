@@ -58,6 +58,7 @@ struct api_action {
 /* Action tables of each module, NULL-name terminated. */
 extern const struct api_action api_cam_actions[];
 extern const struct api_action api_link_actions[];
+extern const struct api_action api_devtools_actions[];
 
 /* Finds an action: BE_INVALID_ACTION when the name is unknown,
  * BE_NO_SUCH_VERSION when it exists in other versions only. A NULL version

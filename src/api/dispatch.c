@@ -10,7 +10,8 @@
 #include "core/timeutil.h"
 #include "core/banned.h"
 
-static const struct api_action *const action_tables[] = {api_cam_actions, api_link_actions};
+static const struct api_action *const action_tables[] = {api_cam_actions, api_link_actions,
+                                                          api_devtools_actions};
 
 int api_find_action(const char *name, const char *version, const struct api_action **ret)
 {

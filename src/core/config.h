@@ -60,6 +60,14 @@ struct config {
 
     char *platform_fixtures;
     uint64_t platform_ticket_interval;
+
+    /* Developer tools' login (docs/devtools.md). */
+    uint64_t tools_device_code_ttl;
+    uint64_t tools_poll_interval;
+    uint64_t tools_credential_ttl;
+    uint64_t tools_refresh_ttl;
+    uint64_t tools_console_link_ttl;
+    uint64_t tools_max_code_failures;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits
