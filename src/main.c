@@ -21,6 +21,10 @@ static const struct subcommand subcommands[] = {
     {"backup", cmd_backup, "write an online backup of the SQLite store to a file"},
     {"admin", cmd_admin, "operator commands: create-account, create-access-key"},
     {"platform", cmd_platform, "run the WeChat platform emulator (component API, pages, pushes)"},
+    {"login", cmd_login, "sign this computer in to a Bindery server (device flow)"},
+    {"logout", cmd_logout, "revoke this computer's login and delete its credentials"},
+    {"whoami", cmd_whoami, "show who the saved login acts as"},
+    {"console", cmd_console, "open the web console without a password (one-time link)"},
 };
 
 static void usage(FILE *out)

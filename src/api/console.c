@@ -269,3 +269,17 @@ int web_console_sign_in(struct web *w, struct http_request *req, const struct re
     buf_release(&token);
     return rc;
 }
+
+int web_console_sign_in_as(struct web *w, struct http_request *req, const struct req_meta *meta,
+                           const struct principal *who, struct session *ret)
+{
+    struct buf token = BUF_INIT;
+    int rc = session_create(w->app, meta, who, http_req_cookie(req, SESSION_COOKIE), &token, ret);
+    if (rc == BE_OK) {
+        set_session_cookie(w, req, token.data, (int64_t)w->app->cfg->session_absolute_timeout);
+        http_resp_header(req, "Cache-Control", "no-store");
+    }
+    crypto_wipe(token.data, token.len);
+    buf_release(&token);
+    return rc;
+}

@@ -10,11 +10,61 @@
 #include "cam/accesskey.h"
 #include "core/crypto.h"
 #include "core/timeutil.h"
+#include "devtools/device.h"
 #include "core/banned.h"
 
 static const char *header_of(void *ctx, const char *name)
 {
     return http_req_header(ctx, name);
+}
+
+static int verify(struct web *w, struct http_request *req, const struct tc3_authorization *auth,
+                  const char *secret, struct be_diag *diag)
+{
+    size_t len;
+    const char *body = http_req_body(req, &len);
+    struct tc3_request treq = {
+        .method = http_req_method(req),
+        .query = http_req_query_raw(req),
+        .header = header_of,
+        .header_ctx = req,
+        .body = body,
+        .body_len = len,
+        .timestamp = http_req_header(req, "X-TC-Timestamp"),
+        .content_sha256 = http_req_header(req, "X-TC-Content-SHA256"),
+    };
+    int rc = tc3_verify(&treq, auth, secret, time_now(), (int64_t)w->app->cfg->api_clock_skew);
+    if (rc == BE_MISSING_PARAMETER)
+        return be_fail(diag, rc, "the X-TC-Timestamp header is required");
+    if (rc == BE_INVALID_PARAMETER)
+        return be_fail(diag, rc, "X-TC-Timestamp must be unix seconds");
+    return rc;
+}
+
+/* Temporary credentials of a developer tool (devtools/device.h): the
+ * signature first, then X-TC-Token and expiry (spec cam-and-api §4.3). */
+static int authenticate_tmp(struct web *w, struct http_request *req,
+                            const struct tc3_authorization *auth, struct principal *ret,
+                            struct be_diag *diag)
+{
+    struct devcred cred;
+    int rc = devcred_resolve(w->app, auth->secret_id, time_now(), &cred);
+    if (rc == BE_AUTH_SECRET_ID)
+        return be_fail(diag, rc,
+                       "temporary SecretId %s is unknown or its device login was revoked; run "
+                       "bindery login again",
+                       auth->secret_id);
+    if (rc)
+        return rc;
+    rc = verify(w, req, auth, cred.secret_key, diag);
+    if (rc == BE_OK && (rc = devcred_check(&cred, http_req_header(req, "X-TC-Token"), time_now())))
+        be_fail(diag, rc,
+                "X-TC-Token is missing, does not belong to this temporary SecretId, or the "
+                "temporary credentials have expired; refresh them");
+    if (rc == BE_OK)
+        *ret = cred.who;
+    crypto_wipe(&cred, sizeof(cred));
+    return rc;
 }
 
 /* Who signed the request: parse, look up the SecretId, verify. */
@@ -29,29 +79,15 @@ static int authenticate(struct web *w, struct http_request *req, struct principa
     if (tc3_parse_authorization(authorization, &auth))
         return be_fail(diag, BE_AUTH_INVALID,
                        "the Authorization header is not a valid TC3-HMAC-SHA256 authorization");
+    if (devcred_is_tmp_id(auth.secret_id))
+        return authenticate_tmp(w, req, &auth, ret, diag);
     int rc = accesskey_resolve(w->app, auth.secret_id, ret, secret);
     if (rc == BE_AUTH_SECRET_ID)
         return be_fail(diag, rc, "SecretId %s is unknown, deleted or disabled", auth.secret_id);
     if (rc)
         return rc;
-    size_t len;
-    const char *body = http_req_body(req, &len);
-    struct tc3_request treq = {
-        .method = http_req_method(req),
-        .query = http_req_query_raw(req),
-        .header = header_of,
-        .header_ctx = req,
-        .body = body,
-        .body_len = len,
-        .timestamp = http_req_header(req, "X-TC-Timestamp"),
-        .content_sha256 = http_req_header(req, "X-TC-Content-SHA256"),
-    };
-    rc = tc3_verify(&treq, &auth, secret, time_now(), (int64_t)w->app->cfg->api_clock_skew);
+    rc = verify(w, req, &auth, secret, diag);
     crypto_wipe(secret, sizeof(secret));
-    if (rc == BE_MISSING_PARAMETER)
-        return be_fail(diag, rc, "the X-TC-Timestamp header is required");
-    if (rc == BE_INVALID_PARAMETER)
-        return be_fail(diag, rc, "X-TC-Timestamp must be unix seconds");
     return rc;
 }
 

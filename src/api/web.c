@@ -128,6 +128,17 @@ static const struct http_route routes[] = {
     {"GET", "/healthz", false, healthz, "healthz"},
     {"GET", "/metrics", false, metrics, "metrics"},
     {"GET", "/envs", false, web_page_envs, "page_envs"},
+    {"POST", "/oauth/device_authorization", false, web_oauth_device_authorization,
+     "oauth_device_authorization"},
+    {"POST", "/oauth/token", false, web_oauth_token, "oauth_token"},
+    {"POST", "/oauth/revoke", false, web_oauth_revoke, "oauth_revoke"},
+    {"GET", "/console/signin", false, web_console_signin, "console_signin"},
+    {"POST", "/console/signin", false, web_console_signin_confirm, "console_signin_confirm"},
+    {"POST", "/console/signin/peek", false, web_console_signin_peek, "console_signin_peek"},
+    {"GET", "/console/signin/confirm", false, web_page_signin, "page_signin_confirm"},
+    {"GET", "/console/signin/failed", false, web_page_signin, "page_signin_failed"},
+    {"GET", "/device", false, web_page_device, "page_device"},
+    {"GET", "/devices", false, web_page_device, "page_devices"},
 };
 
 const struct http_route *web_routes(size_t *ret_count)

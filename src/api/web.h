@@ -14,6 +14,7 @@
 struct wechat_events;
 struct session;
 struct account;
+struct principal;
 
 /* What every handler gets as its ctx. */
 struct web {
@@ -40,6 +41,15 @@ void web_link_authorized(struct http_request *req, void *ctx); /* POST /wechat/a
 void web_page_center(struct http_request *req, void *ctx);    /* GET /center */
 void web_page_authorize(struct http_request *req, void *ctx); /* GET /wechat/authorize */
 void web_page_authorized(struct http_request *req, void *ctx); /* GET /wechat/authorized */
+/* The developer tools' endpoints (api/devtools_web.c, docs/devtools.md). */
+void web_oauth_device_authorization(struct http_request *req, void *ctx); /* POST */
+void web_oauth_token(struct http_request *req, void *ctx);                /* POST /oauth/token */
+void web_oauth_revoke(struct http_request *req, void *ctx);               /* POST /oauth/revoke */
+void web_console_signin(struct http_request *req, void *ctx);     /* GET /console/signin?c= */
+void web_console_signin_confirm(struct http_request *req, void *ctx); /* POST /console/signin */
+void web_console_signin_peek(struct http_request *req, void *ctx); /* POST /console/signin/peek */
+void web_page_signin(struct http_request *req, void *ctx);  /* GET /console/signin/{confirm,failed} */
+void web_page_device(struct http_request *req, void *ctx);  /* GET /device, /devices */
 
 /* Environments and uploads (api/devenv_web.c, docs/environments.md): the
  * streamed blob PUT /v1/uploads/{UploadId}/blobs/{sha256}, and the page. */
@@ -56,6 +66,10 @@ int web_console_session_of(struct web *w, struct http_request *req, struct sessi
 bool web_console_cookie_secure(const struct web *w, struct http_request *req);
 int web_console_sign_in(struct web *w, struct http_request *req, const struct req_meta *meta,
                         const struct account *acct, struct session *ret);
+/* web_console_sign_in() for any principal (a sub-user, a collaborator in
+ * its owner): a new session for who, rotating the browser's old one. */
+int web_console_sign_in_as(struct web *w, struct http_request *req, const struct req_meta *meta,
+                           const struct principal *who, struct session *ret);
 
 /* Answers with the API envelope (HTTP 200, Content-Type application/json). */
 void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);

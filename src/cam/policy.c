@@ -2587,12 +2587,20 @@ const struct cam_preset cam_presets[] = {
     {7, "QcloudBinderyLinkReadOnlyAccess", "wxlink", "Read-only access to Bindery links.",
      "{\"version\":\"2.0\",\"statement\":[{\"action\":\"name/wxlink:*\",\"effect\":\"allow\","
      "\"resource\":\"*\"," READ_ONLY_CONDITION "}]}"},
-    {8, "QcloudBinderyDeployFullAccess", "deploy", "Full access to Bindery deploy (部署).",
-     "{\"version\":\"2.0\",\"statement\":[{\"action\":\"name/deploy:*\",\"effect\":\"allow\","
+    {8, "QcloudBinderyDeployFullAccess", "deploy",
+     "Full access to Bindery deploy (部署) and the developer tools' own actions (devices, "
+     "console sign-in links).",
+     "{\"version\":\"2.0\",\"statement\":[{\"action\":[\"name/deploy:*\",\"name/devtools:*\"],"
+     "\"effect\":\"allow\",\"resource\":\"*\"}]}"},
+    {9, "QcloudBinderyDeployReadOnlyAccess", "deploy",
+     "Read-only access to Bindery deploy and the developer tools' devices.",
+     "{\"version\":\"2.0\",\"statement\":[{\"action\":[\"name/deploy:*\",\"name/devtools:*\"],"
+     "\"effect\":\"allow\",\"resource\":\"*\"," READ_ONLY_CONDITION "}]}"},
+    {10, "QcloudBinderyDevToolsAccess", "devtools",
+     "The developer tools' own actions only: approve device logins, list and revoke devices, "
+     "mint console sign-in links.",
+     "{\"version\":\"2.0\",\"statement\":[{\"action\":\"name/devtools:*\",\"effect\":\"allow\","
      "\"resource\":\"*\"}]}"},
-    {9, "QcloudBinderyDeployReadOnlyAccess", "deploy", "Read-only access to Bindery deploy.",
-     "{\"version\":\"2.0\",\"statement\":[{\"action\":\"name/deploy:*\",\"effect\":\"allow\","
-     "\"resource\":\"*\"," READ_ONLY_CONDITION "}]}"},
     {0, NULL, NULL, NULL, NULL},
 };
 

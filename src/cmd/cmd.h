@@ -11,6 +11,11 @@ int cmd_migrate(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
 int cmd_platform(int argc, char **argv);
+/* The developer CLI's login verbs (cmd/cli_login.c). */
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 /* Shared: loads the configuration for scope, printing errors and --help.
  * Returns 0 and the config, or the exit status to use (ret_exit). */

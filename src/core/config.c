@@ -133,6 +133,18 @@ static const struct config_key keys[] = {
      "deployed)"},
     {"deploy.gc_interval", T_U64, "60", 1, 86400, F(deploy_gc_interval), S_SERVE,
      "seconds between garbage collection passes over expired uploads and unreferenced blobs"},
+    {"tools.device_code_ttl", T_U64, "600", 1, 3600, F(tools_device_code_ttl), S_SERVE,
+     "seconds a device login (bindery login) waits for approval"},
+    {"tools.poll_interval", T_U64, "5", 1, 60, F(tools_poll_interval), S_SERVE,
+     "seconds a tool waits between polls of the token endpoint"},
+    {"tools.credential_ttl", T_U64, "7200", 1, 43200, F(tools_credential_ttl), S_SERVE,
+     "seconds a tool's temporary credentials (TmpSecretId/TmpSecretKey/Token) last"},
+    {"tools.refresh_ttl", T_U64, "2592000", 1, 365 * 86400, F(tools_refresh_ttl), S_SERVE,
+     "seconds a tool's refresh token lasts (each use gives a new one)"},
+    {"tools.console_link_ttl", T_U64, "60", 1, 600, F(tools_console_link_ttl), S_SERVE,
+     "seconds a console sign-in link (bindery console) stays valid"},
+    {"tools.max_code_failures", T_U64, "10", 1, 1000, F(tools_max_code_failures), S_SERVE,
+     "wrong device user codes per address and per session before back-off starts"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -70,6 +70,13 @@ struct config {
     uint64_t deploy_blob_grace;
     uint64_t deploy_gc_interval;
     uint64_t deploy_keep_versions;
+    /* Developer tools' login (docs/devtools.md). */
+    uint64_t tools_device_code_ttl;
+    uint64_t tools_poll_interval;
+    uint64_t tools_credential_ttl;
+    uint64_t tools_refresh_ttl;
+    uint64_t tools_console_link_ttl;
+    uint64_t tools_max_code_failures;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits

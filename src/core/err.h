@@ -156,6 +156,28 @@
       "the upload URL is invalid or not for this upload")                                          \
     X(UPLOAD_URL_EXPIRED, "AuthFailure.UploadUrlExpired", 403, "the upload URL has expired")       \
     X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of this environment")   \
+    X(DEVICE_PENDING, "FailedOperation.AuthorizationPending", 400,                                 \
+      "the user has not approved this device yet")                                                 \
+    X(DEVICE_SLOW_DOWN, "RequestLimitExceeded.SlowDown", 400,                                      \
+      "polling too fast; wait 5 more seconds between polls")                                       \
+    X(DEVICE_DENIED, "FailedOperation.AccessDenied", 400, "the user denied this device")           \
+    X(DEVICE_EXPIRED, "FailedOperation.DeviceCodeExpired", 400,                                    \
+      "the device code has expired; start the login again")                                        \
+    X(GRANT_INVALID, "FailedOperation.InvalidGrant", 400,                                          \
+      "the grant is unknown, used, expired or revoked")                                            \
+    X(USER_CODE_INVALID, "InvalidParameterValue.UserCode", 400,                                    \
+      "no pending device login has this code, or it has expired")                                  \
+    X(USER_CODE_THROTTLED, "RequestLimitExceeded.UserCode", 429,                                   \
+      "too many wrong codes; retry later")                                                         \
+    X(DEVICE_DECIDED, "FailedOperation.DeviceAlreadyDecided", 409,                                 \
+      "this device login was already approved or denied")                                          \
+    X(DEVICE_NOT_FOUND, "ResourceNotFound.Device", 404, "no such device in this account")          \
+    X(CONSOLE_LINK_INVALID, "FailedOperation.ConsoleLinkInvalid", 400,                             \
+      "the console sign-in link is unknown, used or expired; run bindery console again")           \
+    X(CONSOLE_PAGE, "InvalidParameterValue.ConsolePage", 400,                                      \
+      "the page is not a console page a sign-in link may open")                                    \
+    X(CONSOLE_ONLY, "UnsupportedOperation.ConsoleOnly", 400,                                       \
+      "this action is only available in the console")                                              \
     X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {

@@ -108,6 +108,27 @@
 
   /* ---- Sign-in and sign-up ------------------------------------------ */
 
+  // Where to go after signing in: /account, or the console page that sent
+  // the user here (?next=, e.g. the device approval page). Only a few known
+  // paths are accepted, never another site. Kept in sessionStorage for the
+  // scan-to-log-in round trip through WeChat (links.js reads it back).
+  var NEXT_KEY = 'bindery.next';
+  var NEXT_RE = /^\/(device|devices|account|center)(\?user_code=[A-Za-z-]{1,16})?$/;
+
+  function nextPage() {
+    var next = new URLSearchParams(window.location.search).get('next') || '';
+    try {
+      if (!NEXT_RE.test(next)) {
+        window.sessionStorage.removeItem(NEXT_KEY);
+        return '/account';
+      }
+      window.sessionStorage.setItem(NEXT_KEY, next);
+    } catch (e) {
+      // Without storage a WeChat sign-in lands on the account page.
+    }
+    return NEXT_RE.test(next) ? next : '/account';
+  }
+
   // Which field an error code is about, to mark it invalid.
   var FIELD_OF_CODE = {
     'InvalidParameterValue': 'email',
@@ -179,7 +200,7 @@
       try {
         await call('POST', endpoint, { Email: email.value.trim(), Password: password.value });
         // Stay busy while the browser leaves for the account page.
-        window.location.assign('/account');
+        window.location.assign(nextPage());
         return;
       } catch (err) {
         showError('form-error', errorTitle, err);
@@ -206,8 +227,9 @@
     });
 
     // Already signed in: the account page is where this page would lead.
+    var next = nextPage();
     getSession().then(function () {
-      window.location.replace('/account');
+      window.location.replace(next);
     }, function () { /* not signed in: stay */ });
   }
 
@@ -352,7 +374,7 @@
   }
 
   // For the link pages' script (links.js), which loads after this one.
-  window.BinderyConsole = { call: call, getSession: getSession };
+  window.BinderyConsole = { call: call, getSession: getSession, nextRe: NEXT_RE, nextKey: NEXT_KEY };
 
   var page = document.body.getAttribute('data-page');
   if (page === 'login' || page === 'signup')

@@ -407,7 +407,17 @@
     }
   }
 
-  window.BinderyI18n = { t: t, has: has, apply: apply, set: set, current: current, langs: LANGS };
+  // Lets a page's own script bring its texts (dict: {lang: {key: text}});
+  // call it before the page is translated (a deferred script is in time).
+  function add(dict) {
+    LANGS.forEach(function (lang) {
+      Object.keys(dict[lang] || {}).forEach(function (key) {
+        DICT[lang][key] = dict[lang][key];
+      });
+    });
+  }
+
+  window.BinderyI18n = { t: t, has: has, apply: apply, set: set, current: current, langs: LANGS, add: add };
 
   // Set <html lang> as early as possible; texts once the body is parsed.
   document.documentElement.lang = current();

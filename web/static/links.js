@@ -97,6 +97,17 @@
     }
   }
 
+  // The console page the login page was asked to return to (console.js).
+  function takeNext(fallback) {
+    try {
+      var next = window.sessionStorage.getItem(api.nextKey);
+      window.sessionStorage.removeItem(api.nextKey);
+      return next && api.nextRe.test(next) ? next : fallback;
+    } catch (e) {
+      return fallback;
+    }
+  }
+
   /* ---- The login page's WeChat button --------------------------------- */
 
   function initLoginButton() {
@@ -153,7 +164,7 @@
       // 账号中心 says what happened to the link; a sign-in lands on 账号信息.
       if (r.Purpose === 'link')
         leaveNotice('notice.' + r.Result, r.NickName || r.AuthorizerAppId);
-      window.location.replace(r.Next);
+      window.location.replace(r.Purpose === 'login' ? takeNext(r.Next) : r.Next);
     } catch (err) {
       $('working').hidden = true;
       setText($('auth-title'), 'authorized.failed');
