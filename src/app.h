@@ -13,6 +13,8 @@
 
 struct wx_component;
 struct link_worker;
+struct deploy_source;
+struct deployer;
 
 struct app {
     const struct config *cfg;
@@ -26,6 +28,13 @@ struct app {
      * `serve` when a component is configured, NULL otherwise; the event
      * receiver wakes it after storing a push. Owned by whoever set it. */
     struct link_worker *links;
+    /* Deploy (deploy/job.h): where releases come from, and the deployer
+     * that runs them. deploy_source is set by the component that owns
+     * environments and versions (NULL until one is wired: serve then runs
+     * no deployer and /env/ answers 503); deploy is created by `serve` from
+     * it and the deploy.* keys, NULL elsewhere, owned by serve. */
+    const struct deploy_source *deploy_source;
+    struct deployer *deploy;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

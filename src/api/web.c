@@ -6,6 +6,7 @@
 
 #include "api/action.h"
 #include "binding/worker.h"
+#include "deploy/job.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/banned.h"
@@ -83,6 +84,13 @@ static void healthz(struct http_request *req, void *ctx)
     json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "status", rc ? "unavailable" : "ok", "store", state,
                           "backend", store_backend_name(w->app->store), "version",
                           BINDERY_VERSION);
+    /* Whether deployed apps run sandboxed here, and why not. */
+    struct deployer *d = w->app->deploy;
+    json_object_set_new(o, "sandbox", json_string(d ? deployer_sandbox(d) : "none"));
+    if (!d || *deployer_sandbox_reason(d))
+        json_object_set_new(o, "sandbox_reason",
+                            json_string(d ? deployer_sandbox_reason(d)
+                                          : "deploy is off: no deploy source is configured"));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!body)

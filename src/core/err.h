@@ -75,7 +75,13 @@
     X(ENV_NOT_FOUND, "ResourceNotFound.Environment", 404, "no such environment")                  \
     X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of the environment")   \
     X(SANDBOX_UNAVAILABLE, "FailedOperation.SandboxUnavailable", 400,                              \
-      "no sandbox is available on this server and unsandboxed runs are not allowed")
+      "no sandbox is available on this server and unsandboxed runs are not allowed")            \
+    X(SHUTTING_DOWN, "ResourceUnavailable.ShuttingDown", 503, "the server is shutting down")       \
+    X(ENV_NOT_LIVE, "ResourceUnavailable.Environment", 503,                                        \
+      "the environment has no live version")                                                       \
+    X(APP_FAILED, "FailedOperation.AppFailed", 502,                                                \
+      "the environment's app failed to answer")                                                    \
+    X(APP_TIMEOUT, "FailedOperation.AppTimeout", 504, "the environment's app did not answer in time")
 
 enum be_error {
     BE_OK = 0,
