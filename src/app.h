@@ -16,6 +16,7 @@ struct link_worker;
 struct deployer;
 struct cam_cache;
 struct devenv_worker;
+struct deploy_source;
 
 struct app {
     const struct config *cfg;
@@ -29,9 +30,6 @@ struct app {
      * `serve` when a component is configured, NULL otherwise; the event
      * receiver wakes it after storing a push. Owned by whoever set it. */
     struct link_worker *links;
-    /* Deploy jobs, the apps' processes and the proxy's routes
-     * (deploy/job.h): set by `serve`, NULL otherwise; owned by serve. */
-    struct deployer *deploy;
     /* CAM's compiled policies and per-principal policy sets (cam/cache.h):
      * built by app_open, released by app_close. */
     struct cam_cache *cam;
@@ -39,6 +37,12 @@ struct app {
      * set by `serve`, NULL otherwise (long-polls then only poll the store).
      * Owned by whoever set it. */
     struct devenv_worker *devenv;
+    /* Deploy (deploy/job.h): where releases come from (the environments'
+     * versions, devenv/release_source.h) and the deployer that runs them;
+     * both set by `serve` (from the deploy.* keys), NULL elsewhere, owned by
+     * serve. */
+    const struct deploy_source *deploy_source;
+    struct deployer *deploy;
 };
 
 /* Who is asking and from where: filled by the edge (HTTP, CLI) and passed to

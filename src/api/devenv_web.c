@@ -30,6 +30,7 @@ struct blob_put {
     char sha256[MANIFEST_SHA256_HEX + 1];
     uint64_t size;
     struct blob_writer *w;
+    bool answered;
 };
 
 /* "/v1/uploads/<id>/blobs/<sha256>" -> its two parts. */
@@ -50,16 +51,36 @@ static int parse_path(const char *path, struct blob_put *p)
     return BE_OK;
 }
 
-static void *put_begin(struct http_request *req, void *ctx)
+/* Answers p's outcome in the API envelope, once. */
+static void put_answer(struct http_request *req, struct blob_put *p)
 {
-    struct blob_put *p = xcalloc(1, sizeof(*p));
-    struct app *app = ((struct web *)ctx)->app;
+    size_t len;
+    char *body;
+    if (p->answered)
+        return;
+    p->answered = true;
+    if (p->err) {
+        const char *msg = p->diag.msg[0] ? p->diag.msg : NULL;
+        log_debug("request %s PUT blob %.12s refused: %s: %s", http_req_id(req), p->sha256,
+                  be_err_code(p->err), msg ? msg : be_err_message(p->err));
+        body = api_envelope_error(p->err, msg, http_req_id(req), &len);
+        http_respond_take(req, (unsigned)be_err_status(p->err), "application/json", body, len);
+    } else {
+        json_t *out = json_pack("{s:s,s:I}", "Sha256", p->sha256, "Size", (json_int_t)p->size);
+        body = api_envelope_success(out, http_req_id(req), &len);
+        http_respond_take(req, 200, "application/json", body, len);
+    }
+}
+
+/* The headers: URL signature, the upload expects this blob, the length. */
+static void put_check(struct http_request *req, struct blob_put *p)
+{
+    struct app *app = p->web->app;
     int64_t now = time_now();
-    p->web = ctx;
     if (parse_path(http_req_path(req), p)) {
         p->err = be_fail(&p->diag, BE_UPLOAD_URL_INVALID,
                          "expected /v1/uploads/{UploadId}/blobs/{sha256} as CreateUpload made it");
-        return p;
+        return;
     }
     p->err = upload_check_url(app, p->upload_id, p->sha256, http_req_arg(req, "Expires"),
                               http_req_arg(req, "Signature"), now, &p->diag);
@@ -73,63 +94,56 @@ static void *put_begin(struct http_request *req, void *ctx)
                          (unsigned long long)p->size);
     if (!p->err)
         p->err = blob_writer_open(app, p->sha256, p->size, &p->w, &p->diag);
-    return p;
 }
 
-static int put_data(void *state, const void *data, size_t len)
+/* A piece of the body into the writer; a refusal answers at once and the
+ * rest of the body is dropped. */
+static size_t put_body(void *ctx, struct http_request *req, const char *data, size_t len)
 {
-    struct blob_put *p = state;
-    if (p->err)
-        return p->err;
+    struct blob_put *p = ctx;
+    if (p->err || p->answered)
+        return len;
     p->err = blob_writer_write(p->w, data, len, &p->diag);
     if (p->err) {
         blob_writer_abort(p->w);
         p->w = NULL;
+        put_answer(req, p);
     }
-    return p->err;
+    return len;
 }
 
-static void put_free(void *state)
+static void put_complete(void *ctx, struct http_request *req)
 {
-    struct blob_put *p = state;
-    blob_writer_abort(p->w);
-    free(p);
-}
-
-static void put_end(struct http_request *req, void *ctx, void *state)
-{
-    struct blob_put *p = state;
-    struct app *app = ((struct web *)ctx)->app;
+    struct blob_put *p = ctx;
     if (!p->err) {
         p->err = blob_writer_commit(p->w, &p->diag);
         p->w = NULL;
     }
     if (!p->err)
-        p->err = upload_blob_stored(app, p->sha256, p->size, time_now());
-    size_t len;
-    char *body;
-    if (p->err) {
-        const char *msg = p->diag.msg[0] ? p->diag.msg : NULL;
-        log_debug("request %s PUT blob %.12s refused: %s: %s", http_req_id(req), p->sha256,
-                  be_err_code(p->err), msg ? msg : be_err_message(p->err));
-        body = api_envelope_error(p->err, msg, http_req_id(req), &len);
-        http_respond_take(req, (unsigned)be_err_status(p->err), "application/json", body, len);
-    } else {
-        json_t *out = json_pack("{s:s,s:I}", "Sha256", p->sha256, "Size", (json_int_t)p->size);
-        body = api_envelope_success(out, http_req_id(req), &len);
-        http_respond_take(req, 200, "application/json", body, len);
-    }
-    put_free(p);
+        p->err = upload_blob_stored(p->web->app, p->sha256, p->size, time_now());
+    put_answer(req, p);
 }
 
-static const struct http_stream_route stream_routes[] = {
-    {"PUT", BLOB_PREFIX, put_begin, put_data, put_end, put_free, "blob_put"},
-};
-
-const struct http_stream_route *web_stream_routes(size_t *ret_count)
+static void put_done(void *ctx)
 {
-    *ret_count = sizeof(stream_routes) / sizeof(stream_routes[0]);
-    return stream_routes;
+    struct blob_put *p = ctx;
+    blob_writer_abort(p->w);
+    free(p);
+}
+
+static const struct http_stream_ops put_ops = {put_body, put_complete, put_done};
+
+void web_blob_put(struct http_request *req, void *ctx)
+{
+    struct blob_put *p = xcalloc(1, sizeof(*p));
+    p->web = ctx;
+    put_check(req, p);
+    if (p->err) {
+        put_answer(req, p);
+        put_done(p);
+        return;
+    }
+    http_stream_begin(req, &put_ops, p);
 }
 
 void web_page_envs(struct http_request *req, void *ctx)

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "api/action.h"
+#include "api/deploy_proxy.h"
 #include "binding/worker.h"
+#include "deploy/job.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/banned.h"
@@ -83,6 +85,13 @@ static void healthz(struct http_request *req, void *ctx)
     json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "status", rc ? "unavailable" : "ok", "store", state,
                           "backend", store_backend_name(w->app->store), "version",
                           BINDERY_VERSION);
+    /* Whether deployed apps run sandboxed here, and why not. */
+    struct deployer *d = w->app->deploy;
+    json_object_set_new(o, "sandbox", json_string(d ? deployer_sandbox(d) : "none"));
+    if (!d || *deployer_sandbox_reason(d))
+        json_object_set_new(o, "sandbox_reason",
+                            json_string(d ? deployer_sandbox_reason(d)
+                                          : "deploy is off: no deploy source is configured"));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!body)
@@ -140,6 +149,17 @@ static const struct http_route routes[] = {
     {"GET", "/device", false, web_page_device, "page_device"},
     {"GET", "/devices", false, web_page_device, "page_devices"},
 };
+
+static const struct http_route stream_routes[] = {
+    {"PUT", "/v1/uploads/", true, web_blob_put, "blob_put"},
+    {NULL, "/env/", true, web_deploy_proxy, "env_proxy"},
+};
+
+const struct http_route *web_stream_routes(size_t *ret_count)
+{
+    *ret_count = sizeof(stream_routes) / sizeof(stream_routes[0]);
+    return stream_routes;
+}
 
 const struct http_route *web_routes(size_t *ret_count)
 {

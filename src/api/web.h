@@ -25,6 +25,10 @@ struct web {
 
 /* The routes, in match order. */
 const struct http_route *web_routes(size_t *ret_count);
+/* The stream routes (http.h "streamed requests"): bodies handed over piece
+ * by piece, waits that hold no worker thread: the blob PUT of uploads and
+ * the reverse proxy to deployed apps (api/deploy_proxy.h). */
+const struct http_route *web_stream_routes(size_t *ret_count);
 
 /* Handlers, one per module. */
 void web_gateway(struct http_request *req, void *ctx);        /* POST|GET / (TC3) */
@@ -53,7 +57,7 @@ void web_page_device(struct http_request *req, void *ctx);  /* GET /device, /dev
 
 /* Environments and uploads (api/devenv_web.c, docs/environments.md): the
  * streamed blob PUT /v1/uploads/{UploadId}/blobs/{sha256}, and the page. */
-const struct http_stream_route *web_stream_routes(size_t *ret_count);
+void web_blob_put(struct http_request *req, void *ctx);  /* a stream route */
 void web_page_envs(struct http_request *req, void *ctx); /* GET /envs */
 
 /* From the console endpoints, for the others: the same-origin check of

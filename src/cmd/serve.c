@@ -3,13 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/deploy_proxy.h"
 #include "api/web.h"
 #include "app.h"
 #include "binding/worker.h"
+#include "devenv/release_source.h"
 #include "devenv/worker.h"
 #include "cmd/cmd.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/parse.h"
+#include "deploy/settings.h"
 #include "wechat/component.h"
 #include "wechat/events.h"
 #include "core/banned.h"
@@ -34,6 +38,10 @@ int cmd_serve(int argc, char **argv)
     struct wechat_events *wechat_events = NULL;
     struct link_worker *links = NULL;
     struct devenv_worker *envs = NULL;
+    struct deployer *deploy = NULL;
+    struct deploy_settings ds = {0};
+    struct deploy_source versions = {0};
+    struct buf trees = BUF_INIT;
     char host[256];
     uint16_t port;
     if (cmd_load_config(argc, argv, CONFIG_SCOPE_ALL, usage, &cfg, &rest, &status))
@@ -83,9 +91,28 @@ int cmd_serve(int argc, char **argv)
         goto out_wechat;
     }
     app.devenv = envs;
+    if (deploy_settings_init(cfg, &ds, &diag)) {
+        fprintf(stderr, "bindery serve: %s\n", diag.msg);
+        status = 2;
+        goto out_wechat;
+    }
+    /* The deployer runs the environments' versions (devenv/release_source.h),
+     * staged under the deploy root. */
+    buf_addf(&trees, "%s/trees", ds.opts.root_dir);
+    versions = devenv_release_source(&app, trees.data);
+    app.deploy_source = &versions;
+    if (deployer_new(&app, &ds.opts, app.deploy_source, &deploy, &diag)) {
+        fprintf(stderr, "bindery serve: deploy: %s\n", diag.msg);
+        goto out_wechat;
+    }
+    app.deploy = deploy;
+    log_info("bindery serve: deploy root %s, sandbox %s%s%s", ds.opts.root_dir,
+             deployer_sandbox(deploy), *deployer_sandbox_reason(deploy) ? ": " : "",
+             deployer_sandbox_reason(deploy));
     struct web web = {&app, NULL, wechat_events};
-    size_t nroutes;
+    size_t nroutes, nstream;
     const struct http_route *routes = web_routes(&nroutes);
+    const struct http_route *stream_routes = web_stream_routes(&nstream);
     struct http_server_options opts = {
         .listen = cfg->listen,
         .threads = (unsigned)cfg->http_threads,
@@ -94,8 +121,9 @@ int cmd_serve(int argc, char **argv)
         .max_connections = (unsigned)cfg->http_max_connections,
         .access_log = cfg->access_log,
         .trust_proxy = cfg->http_trust_proxy,
+        .stream_routes = stream_routes,
+        .nstream_routes = nstream,
     };
-    opts.streams = web_stream_routes(&opts.nstreams);
     if (http_server_start(&opts, routes, nroutes, &web, &srv)) {
         fprintf(stderr, "bindery serve: cannot listen on %s\n", cfg->listen);
         goto out_wechat;
@@ -111,8 +139,16 @@ int cmd_serve(int argc, char **argv)
     log_info("bindery serve: stopped");
     status = 0;
 out_wechat:
+    /* After the listener: no request holds a route any more. Running jobs
+     * are canceled and every app process is stopped. */
+    app.deploy = NULL;
+    deployer_free(deploy);
+    deploy_settings_release(&ds);
     devenv_worker_stop(envs);
     app.devenv = NULL;
+    devenv_release_source_free(&versions);
+    app.deploy_source = NULL;
+    buf_release(&trees);
     link_worker_stop(links);
     app.links = NULL;
     app.wechat = NULL;

@@ -77,6 +77,32 @@ struct config {
     uint64_t tools_refresh_ttl;
     uint64_t tools_console_link_ttl;
     uint64_t tools_max_code_failures;
+    /* Deploy (docs/deploy.md): the sandboxed runtime and the reverse proxy. */
+    char *deploy_root_dir; /* "" = DATA_DIR/deploy */
+    char *deploy_bwrap;
+    bool deploy_allow_unsandboxed;
+    char *deploy_cgroup_dir;
+    char *deploy_health_path;
+    uint64_t deploy_start_timeout_ms;
+    uint64_t deploy_health_timeout_ms;
+    uint64_t deploy_alive_ms;
+    uint64_t deploy_total_timeout_ms;
+    uint64_t deploy_drain_grace_ms;
+    uint64_t deploy_lease_ms;
+    uint64_t deploy_backoff_ms;
+    uint64_t deploy_backoff_max_ms;
+    uint64_t deploy_crash_window;
+    uint64_t deploy_crash_max;
+    uint64_t deploy_nofile;
+    uint64_t deploy_nproc;
+    uint64_t deploy_fsize_bytes;
+    uint64_t deploy_memory_bytes;
+    uint64_t deploy_pids;
+    uint64_t deploy_log_segment_bytes;
+    uint64_t deploy_log_segments;
+    uint64_t deploy_proxy_max_body_bytes;
+    uint64_t deploy_proxy_connect_timeout_ms;
+    uint64_t deploy_proxy_idle_timeout_ms;
 };
 
 /* Which keys a subcommand accepts: a key is offered when its scope bits

@@ -178,6 +178,11 @@
       "the page is not a console page a sign-in link may open")                                    \
     X(CONSOLE_ONLY, "UnsupportedOperation.ConsoleOnly", 400,                                       \
       "this action is only available in the console")                                              \
+    X(SHUTTING_DOWN, "ResourceUnavailable.ShuttingDown", 503, "the server is shutting down")       \
+    X(ENV_NOT_LIVE, "ResourceUnavailable.Environment", 503, "the environment has no live version") \
+    X(APP_FAILED, "FailedOperation.AppFailed", 502, "the environment's app failed to answer")      \
+    X(APP_TIMEOUT, "FailedOperation.AppTimeout", 504,                                              \
+      "the environment's app did not answer in time")                                              \
     X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {

@@ -4,13 +4,20 @@
  *
  * A handler runs once the whole body has arrived, in a worker thread, and
  * must answer exactly once with one of the http_respond* calls. Everything a
- * handler allocates from http_req_arena() is freed when the request ends. */
+ * handler allocates from http_req_arena() is freed when the request ends.
+ *
+ * Stream routes (the reverse proxy, docs/http.md "Streamed requests") are
+ * the exception: their handler runs as soon as the headers have arrived,
+ * the body is handed over piece by piece, the answer may be a streamed
+ * body, and the request may wait on a file descriptor without holding a
+ * worker thread. */
 #ifndef BINDERY_HTTP_HTTP_H
 #define BINDERY_HTTP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -28,29 +35,6 @@ struct http_route {
     const char *name; /* label in metrics and the access log */
 };
 
-/* A route whose request body is streamed to the handler piece by piece
- * instead of being buffered under max_body (large uploads). The body has no
- * server-wide ceiling: the handler bounds it (data refuses what is over).
- *
- *   begin  headers arrived: returns the request's state (never NULL; it
- *          may record an error for end to answer);
- *   data   a piece of the body; non-zero stops the feeding (the rest of the
- *          body is read and dropped, or the connection closed when it is
- *          very large) and end then answers;
- *   end    the body is complete, or feeding stopped: must answer with one
- *          of the http_respond* calls, and frees state;
- *   abort  the request ended before end (the client went away): frees state.
- * All four run in the connection's worker thread. */
-struct http_stream_route {
-    const char *method;
-    const char *prefix; /* path prefix */
-    void *(*begin)(struct http_request *req, void *ctx);
-    int (*data)(void *state, const void *data, size_t len);
-    void (*end)(struct http_request *req, void *ctx, void *state);
-    void (*abort)(void *state);
-    const char *name; /* label in metrics and the access log */
-};
-
 struct http_server_options {
     const char *listen; /* "127.0.0.1:8080" */
     unsigned threads;   /* worker threads; 0 = one per core */
@@ -59,9 +43,11 @@ struct http_server_options {
     unsigned max_connections;
     bool access_log;
     bool trust_proxy; /* honour X-Forwarded-For / X-Forwarded-Proto */
-    /* Streamed routes (kept by reference), matched before the others. */
-    const struct http_stream_route *streams;
-    size_t nstreams;
+    /* Stream routes (kept by reference), matched before `routes` when the
+     * headers have arrived. Their handler must either answer or call
+     * http_stream_begin(); max_body does not apply to them. May be NULL. */
+    const struct http_route *stream_routes;
+    size_t nstream_routes;
 };
 
 /* Starts listening; routes (kept by reference, must outlive the server) are
@@ -84,6 +70,12 @@ const char *http_req_path(const struct http_request *req);
 const char *http_req_query_raw(const struct http_request *req);
 /* A header value (name case-insensitive) or NULL. */
 const char *http_req_header(const struct http_request *req, const char *name);
+/* Path and query exactly as the client sent them (not percent-decoded). */
+const char *http_req_uri_raw(const struct http_request *req);
+/* Calls fn for every request header in the order received (a repeated
+ * header is seen once per line). The strings live as long as the request. */
+typedef void (*http_header_fn)(void *ctx, const char *name, const char *value);
+void http_req_headers(const struct http_request *req, http_header_fn fn, void *ctx);
 /* A query argument (decoded) or NULL. */
 const char *http_req_arg(const struct http_request *req, const char *name);
 /* A cookie value or NULL. */
@@ -109,6 +101,60 @@ void http_respond_take(struct http_request *req, unsigned status, const char *co
 void http_respond_text(struct http_request *req, unsigned status, const char *text);
 /* 303 See Other to location. */
 void http_redirect(struct http_request *req, const char *location);
+
+/* ---- streamed requests (stream routes only) ----
+ *
+ * A stream route's handler either answers at once (the connection is then
+ * closed if a body was on its way) or calls http_stream_begin() with ops
+ * that take over the request. The server then calls, always from its own
+ * threads and never two at a time for one request:
+ *   body(ctx, req, data, len)  for each piece of the body as it arrives; it
+ *       returns how many bytes it took. Taking fewer than len pauses the
+ *       request (without holding a thread) until it is woken, and the rest
+ *       is offered again. It may answer (e.g. 413): the rest is dropped.
+ *   complete(ctx, req)  once the body has ended; it answers (any
+ *       http_respond*), or returns without an answer after arranging a wake,
+ *       and is called again after the wake.
+ *   done(ctx)  when the request has ended, however it ended (answered,
+ *       client gone, server stopping): the last call; afterwards neither ctx
+ *       nor req may be used, in particular not with http_stream_wake().
+ * A request is woken by http_stream_wake() (any thread, until done) or by
+ * the server when the descriptor given to http_stream_wake_on_fd() is ready
+ * or its time-out has passed (the owner checks which). During shutdown, a
+ * request that would wait gets 503 (ResourceUnavailable.ShuttingDown), or a
+ * streamed body ends with an error. */
+struct http_stream_ops {
+    size_t (*body)(void *ctx, struct http_request *req, const char *data, size_t len);
+    void (*complete)(void *ctx, struct http_request *req);
+    void (*done)(void *ctx);
+};
+void http_stream_begin(struct http_request *req, const struct http_stream_ops *ops, void *ctx);
+void http_stream_wake(struct http_request *req);
+/* Wakes req once fd is readable (writable when `writable`), hung up or in
+ * error, or after timeout_ms: one registration per request, replacing the
+ * previous one, dropped when it fires or the request ends (the caller keeps
+ * fd open until then). Call from the request's callbacks. BE_INTERNAL when
+ * the descriptor cannot be watched. */
+int http_stream_wake_on_fd(struct http_request *req, int fd, bool writable, unsigned timeout_ms);
+/* From body(): closes the connection at once, without an answer (MHD can
+ * queue an answer only before the body or after it, so a client that keeps
+ * sending past every limit is cut off this way). */
+void http_stream_abort(struct http_request *req);
+
+/* A streamed answer: read(ctx, buf, max) fills buf with up to max bytes and
+ * returns the count, HTTP_STREAM_AGAIN after arranging a wake (nothing
+ * now), HTTP_STREAM_END at the end, HTTP_STREAM_ERROR to abort the
+ * connection (the client sees a truncated body). size is the body's length
+ * (sent as Content-Length; ending early is an error) or HTTP_SIZE_UNKNOWN
+ * (chunked). For HEAD, only the headers are sent and read is not called.
+ * ctx must stay valid until the stream route's done(). */
+#define HTTP_STREAM_AGAIN ((ssize_t)-1)
+#define HTTP_STREAM_END   ((ssize_t)-2)
+#define HTTP_STREAM_ERROR ((ssize_t)-3)
+#define HTTP_SIZE_UNKNOWN UINT64_MAX
+typedef ssize_t (*http_read_fn)(void *ctx, char *buf, size_t max);
+void http_respond_stream(struct http_request *req, unsigned status, const char *content_type,
+                         uint64_t size, http_read_fn read, void *ctx);
 
 /* Serves a file below root for the request path minus strip_prefix; 404 for
  * anything that is not a plain file there, or that tries to leave root. */

@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +29,8 @@
 /* Bodies up to this many times the ceiling are read and dropped before the
  * 413 answer; larger ones are answered at once and the connection closed. */
 #define DRAIN_FACTOR 16
+/* Bytes asked of a streamed response's reader at a time. */
+#define STREAM_BLOCK (64u << 10)
 
 /* Status codes counted individually; anything else lands in "other". */
 static const unsigned counted_status[] = {200, 204, 301, 302, 303, 304, 400, 401, 403,
@@ -41,15 +46,35 @@ struct route_metrics {
     _Atomic uint64_t latency_sum_us;
 };
 
+/* Streamed requests wait on file descriptors through one watcher thread:
+ * an epoll set of the descriptors they registered (one each at a time),
+ * their deadlines, and an eventfd that makes the thread re-read the
+ * deadlines. The list of streamed requests lets shutdown wake them all. */
+struct watcher {
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu; /* guards everything below and every request's w* fields */
+    int epfd, evfd;
+    bool quit;
+    uint64_t next_id;
+    uint64_t planned_ns;          /* when the thread will look at deadlines next */
+    struct http_request *streams; /* every streamed request, linked by snext/sprev */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct http_route *routes;
     size_t nroutes;
+    const struct http_route *stream_routes;
+    size_t nstream; /* route indexes: routes, then stream routes, then "unmatched" */
+    size_t nall;
     void *ctx;
     struct http_server_options opts;
     uint16_t port;
     _Atomic long in_flight;
-    struct route_metrics *metrics; /* nroutes + 1 (unmatched) */
+    atomic_bool stopping; /* streamed requests may no longer wait */
+    struct watcher w;
+    struct route_metrics *metrics; /* nall + 1 (unmatched) */
 };
 
 struct resp_header {
@@ -66,22 +91,42 @@ struct http_request {
     const char *method;
     const char *path;
     const char *raw_query;
+    const char *raw_uri; /* path and query as received, not decoded */
     struct buf body;
     bool started, too_large, responded;
     size_t dropped; /* body bytes read and dropped once over the ceiling */
-    size_t route; /* index into routes, nroutes when unmatched */
+    size_t route;   /* index into routes and stream routes, nall when unmatched */
     unsigned status;
-    size_t bytes_out;
+    size_t bytes_in, bytes_out;
     uint64_t start_ns;
-    struct resp_header *headers;
-    /* A streamed route: its state until end or abort, and whether it
-     * stopped taking the body. */
-    const struct http_stream_route *stream;
-    void *stream_state;
-    bool stream_stopped;
+    struct resp_header *headers, **headers_tail;
+
+    /* Streamed requests (stream routes) only. */
+    bool stream;
+    const struct http_stream_ops *ops; /* set by http_stream_begin() */
+    void *octx;
+    http_read_fn read_fn; /* set by http_respond_stream() */
+    void *read_ctx;
+    pthread_mutex_t mu;                 /* guards suspended and wake_pending */
+    bool suspended;                     /* MHD_suspend_connection() was called, no resume yet */
+    bool wake_pending;                  /* a wake arrived while not suspended */
+    bool abort;                         /* http_stream_abort(): close without an answer */
+    struct http_request *snext, *sprev; /* the watcher's list (under w.mu) */
+    bool wactive;                       /* a registration with the watcher (under w.mu) */
+    int wfd;
+    uint64_t wid, wdeadline_ns;
 };
 
 /* ---- helpers ---- */
+
+static const char *route_name(const struct http_server *srv, size_t route)
+{
+    if (route < srv->nroutes)
+        return srv->routes[route].name;
+    if (route < srv->nall)
+        return srv->stream_routes[route - srv->nroutes].name;
+    return "unmatched";
+}
 
 static size_t status_slot(unsigned status)
 {
@@ -138,6 +183,287 @@ static void fill_client_ip(struct http_request *req)
     }
 }
 
+/* ---- streamed requests (stream routes) ---- */
+
+static void respond_error_json(struct http_request *req, int err);
+
+enum pause_result { PAUSE_RETRY, PAUSE_SUSPENDED, PAUSE_STOPPING };
+
+/* Suspends the connection until http_stream_wake(), unless a wake came in
+ * since the last try (retry at once) or the server is stopping. Called from
+ * MHD callbacks only, as MHD requires. The per-request mutex makes "check,
+ * then suspend" atomic against the waker, so no wake is lost and resume
+ * always follows a suspend. */
+static enum pause_result stream_pause(struct http_request *req)
+{
+    enum pause_result r;
+    pthread_mutex_lock(&req->mu);
+    if (req->wake_pending) {
+        req->wake_pending = false;
+        r = PAUSE_RETRY;
+    } else if (atomic_load(&req->srv->stopping)) {
+        r = PAUSE_STOPPING;
+    } else {
+        req->suspended = true;
+        MHD_suspend_connection(req->conn);
+        r = PAUSE_SUSPENDED;
+    }
+    pthread_mutex_unlock(&req->mu);
+    return r;
+}
+
+void http_stream_wake(struct http_request *req)
+{
+    pthread_mutex_lock(&req->mu);
+    if (req->suspended) {
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+    } else {
+        req->wake_pending = true;
+    }
+    pthread_mutex_unlock(&req->mu);
+}
+
+/* Under w.mu. */
+static void watch_clear(struct watcher *w, struct http_request *req)
+{
+    if (!req->wactive)
+        return;
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, req->wfd, NULL);
+    req->wactive = false;
+    req->wfd = -1;
+}
+
+int http_stream_wake_on_fd(struct http_request *req, int fd, bool writable, unsigned timeout_ms)
+{
+    struct watcher *w = &req->srv->w;
+    int rc = BE_OK;
+    if (!req->stream)
+        return BE_INTERNAL;
+    pthread_mutex_lock(&w->mu);
+    watch_clear(w, req);
+    struct epoll_event ev = {.events = (writable ? EPOLLOUT : EPOLLIN) | EPOLLRDHUP,
+                             .data.u64 = req->wid};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+        rc = BE_INTERNAL;
+        goto out;
+    }
+    req->wactive = true;
+    req->wfd = fd;
+    req->wdeadline_ns = time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    if (req->wdeadline_ns < w->planned_ns) {
+        uint64_t one = 1;
+        if (write(w->evfd, &one, sizeof(one)) < 0)
+            rc = BE_INTERNAL;
+    }
+out:
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Under w.mu: the registration fired (ready or timed out). */
+static void watch_fire(struct watcher *w, struct http_request *req)
+{
+    watch_clear(w, req);
+    http_stream_wake(req);
+}
+
+static void *watcher_run(void *arg)
+{
+    struct http_server *srv = arg;
+    struct watcher *w = &srv->w;
+    struct epoll_event evs[64];
+    pthread_mutex_lock(&w->mu);
+    while (!w->quit) {
+        uint64_t now = time_mono_ns(), next = now + 1000000000u;
+        for (struct http_request *r = w->streams; r; r = r->snext)
+            if (r->wactive && r->wdeadline_ns < next)
+                next = r->wdeadline_ns;
+        w->planned_ns = next;
+        pthread_mutex_unlock(&w->mu);
+        int timeout = next > now ? (int)((next - now + 999999) / 1000000) : 0;
+        int n = epoll_wait(w->epfd, evs, 64, timeout);
+        pthread_mutex_lock(&w->mu);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.u64 == 0) {
+                uint64_t v;
+                if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                    log_error("http: watcher eventfd: %s", strerror(errno));
+                continue;
+            }
+            /* Look the request up: it may have ended since epoll_wait(). */
+            for (struct http_request *r = w->streams; r; r = r->snext)
+                if (r->wactive && r->wid == evs[i].data.u64) {
+                    watch_fire(w, r);
+                    break;
+                }
+        }
+        now = time_mono_ns();
+        for (struct http_request *r = w->streams; r; r = r->snext)
+            if (r->wactive && r->wdeadline_ns <= now)
+                watch_fire(w, r);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static int watcher_start(struct http_server *srv)
+{
+    struct watcher *w = &srv->w;
+    pthread_mutex_init(&w->mu, NULL);
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    w->next_id = 1; /* 0 is the eventfd */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+    if (w->epfd < 0 || w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) ||
+        pthread_create(&w->thread, NULL, watcher_run, srv))
+        return BE_FAILED;
+    w->running = true;
+    return BE_OK;
+}
+
+static void watcher_stop(struct http_server *srv)
+{
+    struct watcher *w = &srv->w;
+    if (w->running) {
+        pthread_mutex_lock(&w->mu);
+        w->quit = true;
+        uint64_t one = 1;
+        if (write(w->evfd, &one, sizeof(one)) < 0)
+            log_error("http: watcher eventfd: %s", strerror(errno));
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    if (w->epfd > 0)
+        close(w->epfd);
+    if (w->evfd > 0)
+        close(w->evfd);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* Wakes every streamed request once stopping is set: none may stay
+ * suspended when MHD_stop_daemon() runs. */
+static void watcher_wake_all(struct http_server *srv)
+{
+    struct watcher *w = &srv->w;
+    pthread_mutex_lock(&w->mu);
+    for (struct http_request *r = w->streams; r; r = r->snext) {
+        watch_clear(w, r);
+        http_stream_wake(r);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The headers have arrived on a stream route: run its handler now. */
+static enum MHD_Result stream_start(struct http_server *srv, struct http_request *req)
+{
+    struct watcher *w = &srv->w;
+    req->stream = true;
+    pthread_mutex_init(&req->mu, NULL);
+    pthread_mutex_lock(&w->mu);
+    req->wid = w->next_id++;
+    req->snext = w->streams;
+    if (w->streams)
+        w->streams->sprev = req;
+    w->streams = req;
+    pthread_mutex_unlock(&w->mu);
+    srv->stream_routes[req->route - srv->nroutes].fn(req, srv->ctx);
+    if (!req->responded && !req->ops) {
+        log_error("http: stream handler %s neither answered nor began (request %s)",
+                  route_name(srv, req->route), req->id);
+        respond_error_json(req, BE_INTERNAL);
+    }
+    return MHD_YES;
+}
+
+/* The request ended (answered, client gone, or the daemon closing it). */
+static void stream_end(struct http_server *srv, struct http_request *req)
+{
+    struct watcher *w = &srv->w;
+    pthread_mutex_lock(&w->mu);
+    watch_clear(w, req);
+    if (req->sprev)
+        req->sprev->snext = req->snext;
+    else
+        w->streams = req->snext;
+    if (req->snext)
+        req->snext->sprev = req->sprev;
+    pthread_mutex_unlock(&w->mu);
+    if (req->ops && req->ops->done)
+        req->ops->done(req->octx);
+    pthread_mutex_destroy(&req->mu);
+}
+
+static enum MHD_Result stream_request(struct http_request *req, const char *data, size_t *size)
+{
+    if (*size) {
+        while (*size && !req->responded && req->ops) {
+            size_t n = req->ops->body(req->octx, req, data, *size);
+            if (req->abort)
+                return MHD_NO;
+            if (n > *size)
+                n = *size;
+            req->bytes_in += n;
+            data += n;
+            *size -= n;
+            if (!*size || req->responded)
+                break;
+            enum pause_result p = stream_pause(req);
+            if (p == PAUSE_SUSPENDED)
+                return MHD_YES; /* MHD offers the rest again once resumed */
+            if (p == PAUSE_STOPPING)
+                respond_error_json(req, BE_SHUTTING_DOWN);
+        }
+        /* Answered already (or never begun): the rest is read and dropped. */
+        req->bytes_in += *size;
+        *size = 0;
+        return MHD_YES;
+    }
+    while (!req->responded) {
+        if (req->ops)
+            req->ops->complete(req->octx, req);
+        if (req->responded)
+            break;
+        enum pause_result p = stream_pause(req);
+        if (p == PAUSE_SUSPENDED)
+            break;
+        if (p == PAUSE_STOPPING)
+            respond_error_json(req, BE_SHUTTING_DOWN);
+    }
+    return MHD_YES;
+}
+
+void http_stream_abort(struct http_request *req)
+{
+    req->abort = true;
+}
+
+void http_stream_begin(struct http_request *req, const struct http_stream_ops *ops, void *ctx)
+{
+    req->ops = ops;
+    req->octx = ctx;
+}
+
+struct header_it {
+    http_header_fn fn;
+    void *ctx;
+};
+
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct header_it *it = cls;
+    (void)kind;
+    it->fn(it->ctx, key, value ? value : "");
+    return MHD_YES;
+}
+
+void http_req_headers(const struct http_request *req, http_header_fn fn, void *ctx)
+{
+    struct header_it it = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_iter, &it);
+}
+
 /* ---- libmicrohttpd callbacks ---- */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -147,28 +473,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->srv = srv;
     req->conn = conn;
     req->start_ns = time_mono_ns();
-    req->route = srv->nroutes;
+    req->route = srv->nall;
+    req->headers_tail = &req->headers;
+    req->wfd = -1;
     buf_init(&req->body);
     crypto_uuid4(req->id);
     const char *q = uri ? strchr(uri, '?') : NULL;
     req->raw_query = arena_strdup(&req->arena, q ? q + 1 : "");
+    req->raw_uri = arena_strdup(&req->arena, uri ? uri : "");
     atomic_fetch_add(&srv->in_flight, 1);
     return req;
-}
-
-/* Metrics slots: routes, then "unmatched", then the streamed routes. */
-static size_t nslots(const struct http_server *srv)
-{
-    return srv->nroutes + 1 + srv->opts.nstreams;
-}
-
-static const char *slot_name(const struct http_server *srv, size_t slot)
-{
-    if (slot < srv->nroutes)
-        return srv->routes[slot].name;
-    if (slot > srv->nroutes && slot < nslots(srv))
-        return srv->opts.streams[slot - srv->nroutes - 1].name;
-    return "unmatched";
 }
 
 static void access_log(struct http_request *req, double secs)
@@ -181,10 +495,11 @@ static void access_log(struct http_request *req, double secs)
     json_escape(&line, req->method);
     buf_adds(&line, "\",\"path\":\"");
     json_escape(&line, req->path);
-    buf_addf(&line, "\",\"route\":\"%s\",\"status\":%u,\"ms\":%.3f,\"ip\":\"%s\","
-                    "\"bytes_in\":%zu,\"bytes_out\":%zu}",
-             slot_name(req->srv, req->route),
-             req->status, secs * 1000.0, req->ip, req->body.len, req->bytes_out);
+    buf_addf(&line,
+             "\",\"route\":\"%s\",\"status\":%u,\"ms\":%.3f,\"ip\":\"%s\","
+             "\"bytes_in\":%zu,\"bytes_out\":%zu}",
+             route_name(req->srv, req->route), req->status, secs * 1000.0, req->ip, req->bytes_in,
+             req->bytes_out);
     log_line(line.data, line.len);
     buf_release(&line);
 }
@@ -198,6 +513,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!req)
         return;
+    if (req->stream)
+        stream_end(srv, req);
     if (req->started) {
         double secs = (double)(time_mono_ns() - req->start_ns) / 1e9;
         struct route_metrics *m = &srv->metrics[req->route];
@@ -212,8 +529,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (srv->opts.access_log)
             access_log(req, secs);
     }
-    if (req->stream_state)
-        req->stream->abort(req->stream_state);
     struct resp_header *h = req->headers;
     while (h) {
         struct resp_header *next = h->next;
@@ -229,6 +544,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+static size_t match_stream_route(const struct http_server *srv, const char *method,
+                                 const char *path)
+{
+    for (size_t i = 0; i < srv->nstream; i++) {
+        const struct http_route *r = &srv->stream_routes[i];
+        if (r->method && strcmp(r->method, method))
+            continue;
+        if (r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path))
+            return srv->nroutes + i;
+    }
+    return srv->nall;
+}
+
 static size_t match_route(const struct http_server *srv, const char *method, const char *path)
 {
     for (size_t i = 0; i < srv->nroutes; i++) {
@@ -238,55 +566,7 @@ static size_t match_route(const struct http_server *srv, const char *method, con
         if (r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path))
             return i;
     }
-    return srv->nroutes;
-}
-
-static void respond_error_json(struct http_request *req, int err);
-
-static const struct http_stream_route *match_stream(const struct http_server *srv,
-                                                    const char *method, const char *path,
-                                                    size_t *ret_slot)
-{
-    for (size_t i = 0; i < srv->opts.nstreams; i++) {
-        const struct http_stream_route *r = &srv->opts.streams[i];
-        if (!strcmp(r->method, method) && !strncmp(path, r->prefix, strlen(r->prefix))) {
-            *ret_slot = srv->nroutes + 1 + i;
-            return r;
-        }
-    }
-    return NULL;
-}
-
-/* A streamed body: feed it, or drop it once the handler stopped; a very
- * large excess is answered at once (the connection then closes). */
-static void stream_data(struct http_request *req, const char *data, size_t len)
-{
-    if (!req->stream_stopped && req->stream_state &&
-        req->stream->data(req->stream_state, data, len)) {
-        req->stream_stopped = true;
-        return;
-    }
-    if (!req->stream_stopped)
-        return;
-    req->dropped += len;
-    if (req->dropped > DRAIN_FACTOR * req->srv->opts.max_body && req->stream_state) {
-        void *state = req->stream_state;
-        req->stream_state = NULL;
-        req->stream->end(req, req->srv->ctx, state);
-    }
-}
-
-static void stream_end(struct http_request *req)
-{
-    void *state = req->stream_state;
-    req->stream_state = NULL;
-    if (state)
-        req->stream->end(req, req->srv->ctx, state);
-    if (!req->responded) {
-        log_error("http: stream handler %s did not respond (request %s)", req->stream->name,
-                  req->id);
-        respond_error_json(req, BE_INTERNAL);
-    }
+    return srv->nall;
 }
 
 static bool path_known(const struct http_server *srv, const char *path)
@@ -324,13 +604,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = arena_strdup(&req->arena, method);
         req->path = arena_strdup(&req->arena, url);
         fill_client_ip(req);
-        size_t slot;
-        req->stream = match_stream(srv, req->method, req->path, &slot);
-        if (req->stream) {
-            req->route = slot;
-            req->stream_state = req->stream->begin(req, srv->ctx);
-            return MHD_YES;
-        }
+        req->route = match_stream_route(srv, req->method, req->path);
+        if (req->route != srv->nall)
+            return stream_start(srv, req);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
         if (cl && (parse_u64(cl, UINT64_MAX, &n) || n > srv->opts.max_body)) {
@@ -344,15 +620,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->stream) {
-        if (*upload_data_size)
-            stream_data(req, upload_data, *upload_data_size);
-        else if (!req->responded)
-            stream_end(req);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
+    if (req->stream)
+        return stream_request(req, upload_data, upload_data_size);
     if (*upload_data_size) {
+        req->bytes_in += *upload_data_size;
         if (!req->too_large && req->body.len + *upload_data_size > srv->opts.max_body) {
             req->too_large = true;
             req->dropped = req->body.len;
@@ -375,7 +646,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     req->route = match_route(srv, req->method, req->path);
-    if (req->route == srv->nroutes) {
+    if (req->route == srv->nall) {
         if (path_known(srv, req->path))
             respond_error_json(req, BE_UNSUPPORTED_PROTOCOL);
         else
@@ -404,7 +675,8 @@ int http_server_start(const struct http_server_options *opts, const struct http_
         return BE_INVALID_PARAMETER;
     struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (inet_pton(AF_INET, !strcmp(host, "localhost") ? "127.0.0.1" : host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons(port);
@@ -418,9 +690,20 @@ int http_server_start(const struct http_server_options *opts, const struct http_
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->routes = routes;
     srv->nroutes = nroutes;
+    srv->stream_routes = opts->stream_routes;
+    srv->nstream = opts->stream_routes ? opts->nstream_routes : 0;
+    srv->nall = nroutes + srv->nstream;
     srv->ctx = ctx;
     srv->opts = *opts;
-    srv->metrics = xcalloc(nroutes + 1 + opts->nstreams, sizeof(*srv->metrics));
+    srv->metrics = xcalloc(srv->nall + 1, sizeof(*srv->metrics));
+    srv->w.epfd = srv->w.evfd = -1;
+    if (watcher_start(srv)) {
+        log_error("http: cannot start the stream watcher: %s", strerror(errno));
+        watcher_stop(srv);
+        free(srv->metrics);
+        free(srv);
+        return BE_FAILED;
+    }
     unsigned threads = opts->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -434,6 +717,7 @@ int http_server_start(const struct http_server_options *opts, const struct http_
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
+        watcher_stop(srv);
         free(srv->metrics);
         free(srv);
         return BE_FAILED;
@@ -461,7 +745,13 @@ void http_server_stop(struct http_server *srv, unsigned grace_s)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* MHD must not be stopped with suspended connections: wake every
+     * streamed request; from now on none waits again (each ends with an
+     * error), and MHD_stop_daemon() finishes the resumes still queued. */
+    atomic_store(&srv->stopping, true);
+    watcher_wake_all(srv);
     MHD_stop_daemon(srv->daemon);
+    watcher_stop(srv);
     free(srv->metrics);
     free(srv);
 }
@@ -470,8 +760,8 @@ void http_server_metrics(struct http_server *srv, struct buf *out)
 {
     buf_adds(out, "# HELP bindery_http_requests_total HTTP requests by route and status.\n"
                   "# TYPE bindery_http_requests_total counter\n");
-    for (size_t r = 0; r < nslots(srv); r++) {
-        const char *name = slot_name(srv, r);
+    for (size_t r = 0; r <= srv->nall; r++) {
+        const char *name = route_name(srv, r);
         for (size_t s = 0; s < NSTATUS; s++) {
             uint64_t v = atomic_load(&srv->metrics[r].by_status[s]);
             if (!v)
@@ -486,8 +776,8 @@ void http_server_metrics(struct http_server *srv, struct buf *out)
     }
     buf_adds(out, "# HELP bindery_http_request_duration_seconds Request latency by route.\n"
                   "# TYPE bindery_http_request_duration_seconds histogram\n");
-    for (size_t r = 0; r < nslots(srv); r++) {
-        const char *name = slot_name(srv, r);
+    for (size_t r = 0; r <= srv->nall; r++) {
+        const char *name = route_name(srv, r);
         uint64_t cum = 0;
         for (size_t b = 0; b <= NBUCKETS; b++)
             cum += atomic_load(&srv->metrics[r].latency[b]);
@@ -529,6 +819,11 @@ const char *http_req_path(const struct http_request *req)
 const char *http_req_query_raw(const struct http_request *req)
 {
     return req->raw_query;
+}
+
+const char *http_req_uri_raw(const struct http_request *req)
+{
+    return req->raw_uri;
 }
 
 const char *http_req_header(const struct http_request *req, const char *name)
@@ -583,8 +878,9 @@ void http_resp_header(struct http_request *req, const char *name, const char *va
     struct resp_header *h = xcalloc(1, sizeof(*h));
     h->name = xstrdup(name);
     h->value = xstrdup(value);
-    h->next = req->headers;
-    req->headers = h;
+    /* Appended: the order of repeated headers (Set-Cookie, Link, ...) is kept. */
+    *req->headers_tail = h;
+    req->headers_tail = &h->next;
 }
 
 static void queue(struct http_request *req, unsigned status, const char *content_type,
@@ -626,6 +922,41 @@ void http_respond_take(struct http_request *req, unsigned status, const char *co
     if (!resp)
         abort();
     queue(req, status, content_type, resp, len);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_request *req = cls;
+    (void)pos;
+    for (;;) {
+        ssize_t n = req->read_fn(req->read_ctx, buf, max);
+        if (n > 0) {
+            req->bytes_out += (size_t)n;
+            return n;
+        }
+        if (n == HTTP_STREAM_END)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n != HTTP_STREAM_AGAIN || !req->stream)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        enum pause_result p = stream_pause(req);
+        if (p == PAUSE_SUSPENDED)
+            return 0; /* MHD asks again once resumed */
+        if (p == PAUSE_STOPPING)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+void http_respond_stream(struct http_request *req, unsigned status, const char *content_type,
+                         uint64_t size, http_read_fn read_fn, void *ctx)
+{
+    req->read_fn = read_fn;
+    req->read_ctx = ctx;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(size == HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : size,
+                                          STREAM_BLOCK, stream_reader, req, NULL);
+    if (!resp)
+        abort();
+    queue(req, status, content_type, resp, 0);
 }
 
 void http_respond_text(struct http_request *req, unsigned status, const char *text)
