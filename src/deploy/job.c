@@ -861,14 +861,16 @@ int deployer_wait(struct deployer *d, const char *id, unsigned timeout_ms, char 
 
 /* ---- reads ---- */
 
+/* Times in the API's format ("2006-01-02 15:04:05", as every Bindery and
+ * CAM action answers), null when not yet. */
 static void set_ms_time(json_t *o, const char *field, int64_t ms)
 {
-    char ts[21];
+    char ts[20];
     if (!ms) {
         json_object_set_new(o, field, json_null());
         return;
     }
-    time_fmt_iso(ms / 1000, ts);
+    time_fmt_cam(ms / 1000, ts);
     json_object_set_new(o, field, json_string(ts));
 }
 
