@@ -211,8 +211,7 @@ void web_console_api(struct http_request *req, void *ctx)
     struct session s;
     struct be_diag diag = {""};
     const struct api_action *action;
-    json_t *params = NULL, *out = NULL;
-    struct req_meta meta = web_meta(req);
+    json_t *params = NULL;
     int rc = authenticate(w, req, true, &s);
     if (rc)
         goto fail;
@@ -227,11 +226,7 @@ void web_console_api(struct http_request *req, void *ctx)
     http_req_body(req, &len);
     if (len && !(params = parse_body(req, &diag, &rc)))
         goto fail;
-    if ((rc = api_dispatch_console(w->app, &s.who, &meta, s.id_hash, action, params, &out,
-                                   &diag)))
-        goto fail;
-    json_decref(params);
-    web_reply_ok(req, out);
+    web_dispatch_reply(w, req, &s.who, s.id_hash, action, params);
     return;
 fail:
     json_decref(params);

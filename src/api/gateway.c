@@ -116,14 +116,67 @@ static int read_params(struct http_request *req, json_t **ret, struct be_diag *d
     return BE_OK;
 }
 
+/* One API call, dispatched and answered: now, or on an offload thread. */
+struct call {
+    struct web *w;
+    struct principal who;
+    bool console;
+    unsigned char session_hash[CRYPTO_SHA256_LEN];
+    const struct api_action *action;
+    json_t *params;
+};
+
+static void call_run(struct http_request *req, void *arg)
+{
+    struct call *c = arg;
+    struct be_diag diag = {""};
+    struct req_meta meta = web_meta(req);
+    json_t *out = NULL;
+    int rc = api_dispatch_console(c->w->app, &c->who, &meta, c->console ? c->session_hash : NULL,
+                                  c->action, c->params, &out, &diag);
+    json_decref(c->params);
+    if (rc)
+        web_reply_error(req, rc, &diag);
+    else
+        web_reply_ok(req, out);
+}
+
+/* Does the call ask to wait (a long-poll: WaitSeconds > 0)? */
+static bool call_waits(const json_t *params)
+{
+    const json_t *v = json_object_get(params, "WaitSeconds");
+    return (json_is_integer(v) && json_integer_value(v) > 0) ||
+           (json_is_string(v) && strcmp(json_string_value(v), "0") && *json_string_value(v));
+}
+
+void web_dispatch_reply(struct web *w, struct http_request *req, const struct principal *who,
+                        const unsigned char *session_hash, const struct api_action *action,
+                        json_t *params)
+{
+    struct call *c = arena_alloc(http_req_arena(req), sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    c->w = w;
+    c->who = *who;
+    c->console = session_hash != NULL;
+    if (session_hash)
+        memcpy(c->session_hash, session_hash, sizeof(c->session_hash));
+    c->action = action;
+    c->params = params;
+    /* A long-poll must not hold an HTTP worker thread (each serves many
+     * connections): it runs on the server's offload threads. */
+    if (call_waits(params))
+        http_defer(req, call_run, c);
+    else
+        call_run(req, c);
+}
+
 void web_gateway(struct http_request *req, void *ctx)
 {
     struct web *w = ctx;
     struct be_diag diag = {""};
     struct principal who;
     const struct api_action *action;
-    json_t *params = NULL, *out = NULL;
-    struct req_meta meta = web_meta(req);
+    json_t *params = NULL;
     const char *name = http_req_header(req, "X-TC-Action");
     const char *version = http_req_header(req, "X-TC-Version");
     int rc;
@@ -146,10 +199,7 @@ void web_gateway(struct http_request *req, void *ctx)
     }
     if ((rc = read_params(req, &params, &diag)))
         goto fail;
-    if ((rc = api_dispatch(w->app, &who, &meta, action, params, &out, &diag)))
-        goto fail;
-    json_decref(params);
-    web_reply_ok(req, out);
+    web_dispatch_reply(w, req, &who, NULL, action, params);
     return;
 fail:
     json_decref(params);

@@ -15,6 +15,7 @@ struct wechat_events;
 struct session;
 struct account;
 struct principal;
+struct api_action;
 
 /* What every handler gets as its ctx. */
 struct web {
@@ -78,6 +79,13 @@ int web_console_sign_in_as(struct web *w, struct http_request *req, const struct
 /* Answers with the API envelope (HTTP 200, Content-Type application/json). */
 void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);
 void web_reply_ok(struct http_request *req, json_t *out /* stolen */);
+/* Dispatches action (api_dispatch_console; session_hash NULL through the
+ * signed API) and answers. A call that asks to wait (WaitSeconds > 0: the
+ * long-polls) runs on the server's offload threads (http_defer), so it
+ * holds no worker thread. params (may be NULL) is stolen. */
+void web_dispatch_reply(struct web *w, struct http_request *req, const struct principal *who,
+                        const unsigned char *session_hash, const struct api_action *action,
+                        json_t *params);
 
 /* The request's metadata for the domain. */
 struct req_meta web_meta(struct http_request *req);

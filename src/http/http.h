@@ -48,6 +48,8 @@ struct http_server_options {
      * http_stream_begin(); max_body does not apply to them. May be NULL. */
     const struct http_route *stream_routes;
     size_t nstream_routes;
+    /* Threads that run deferred handlers (http_defer); 0 = 32. */
+    unsigned offload_threads;
 };
 
 /* Starts listening; routes (kept by reference, must outlive the server) are
@@ -129,6 +131,20 @@ struct http_stream_ops {
     void (*done)(void *ctx);
 };
 void http_stream_begin(struct http_request *req, const struct http_stream_ops *ops, void *ctx);
+
+/* ---- deferred handlers (ordinary routes) ----
+ *
+ * A handler that may wait a long time (a long-poll) calls http_defer() as
+ * its last act instead of answering: fn(req, arg) then runs on one of the
+ * server's offload threads while the connection is suspended, so the
+ * worker thread goes on serving other connections. fn may use everything
+ * of req (headers, body, arena) and answers with any http_respond* call
+ * except http_respond_stream(); the answer is sent once fn returns (no
+ * answer: 500). At most options.offload_threads run at once; more wait
+ * their turn. While the server stops, requests not yet started get 503
+ * and running ones finish (bound their waits). */
+typedef void (*http_defer_fn)(struct http_request *req, void *arg);
+void http_defer(struct http_request *req, http_defer_fn fn, void *arg);
 void http_stream_wake(struct http_request *req);
 /* Wakes req once fd is readable (writable when `writable`), hung up or in
  * error, or after timeout_ms: one registration per request, replacing the

@@ -75,6 +75,14 @@ struct http_server {
     atomic_bool stopping; /* streamed requests may no longer wait */
     struct watcher w;
     struct route_metrics *metrics; /* nall + 1 (unmatched) */
+    struct offload {
+        pthread_mutex_t mu; /* guards everything below */
+        pthread_cond_t cv;
+        struct http_request *head, *tail; /* deferred requests not started yet */
+        pthread_t *threads;
+        unsigned n;
+        bool quit;
+    } off;
 };
 
 struct resp_header {
@@ -115,6 +123,14 @@ struct http_request {
     bool wactive;                       /* a registration with the watcher (under w.mu) */
     int wfd;
     uint64_t wid, wdeadline_ns;
+
+    /* Deferred handlers (http_defer) only; mu above is theirs too. */
+    bool deferred;              /* the handler deferred: fn runs on an offload thread */
+    bool offthread;             /* fn is running: answers are kept in stash */
+    struct MHD_Response *stash; /* fn's answer, queued by the worker on resume */
+    http_defer_fn dfn;
+    void *darg;
+    struct http_request *dnext; /* the offload queue */
 };
 
 /* ---- helpers ---- */
@@ -515,6 +531,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (req->stream)
         stream_end(srv, req);
+    else if (req->deferred)
+        pthread_mutex_destroy(&req->mu);
+    if (req->stash) /* the client went away before the answer could go */
+        MHD_destroy_response(req->stash);
     if (req->started) {
         double secs = (double)(time_mono_ns() - req->start_ns) / 1e9;
         struct route_metrics *m = &srv->metrics[req->route];
@@ -589,6 +609,123 @@ static void respond_error_json(struct http_request *req, int err)
     http_respond_take(req, (unsigned)be_err_status(err), "application/json", body, len);
 }
 
+/* ---- deferred handlers ---- */
+
+#define OFFLOAD_THREADS 32
+
+void http_defer(struct http_request *req, http_defer_fn fn, void *arg)
+{
+    req->deferred = true;
+    req->dfn = fn;
+    req->darg = arg;
+}
+
+/* In the worker: sends fn's answer once there is one, else suspends until
+ * the offload thread wakes the connection (stream_pause closes the race
+ * between "no answer yet" and the wake). */
+static enum MHD_Result defer_wait(struct http_request *req)
+{
+    for (;;) {
+        pthread_mutex_lock(&req->mu);
+        struct MHD_Response *resp = req->stash;
+        req->stash = NULL;
+        pthread_mutex_unlock(&req->mu);
+        if (resp) {
+            if (MHD_queue_response(req->conn, req->status, resp) != MHD_YES)
+                log_error("http: cannot queue response (request %s)", req->id);
+            MHD_destroy_response(resp);
+            return MHD_YES;
+        }
+        if (stream_pause(req) != PAUSE_RETRY)
+            return MHD_YES; /* suspended; or stopping, when every job has ended */
+    }
+}
+
+static enum MHD_Result defer_start(struct http_server *srv, struct http_request *req)
+{
+    struct offload *o = &srv->off;
+    pthread_mutex_init(&req->mu, NULL);
+    pthread_mutex_lock(&o->mu);
+    if (o->tail)
+        o->tail->dnext = req;
+    else
+        o->head = req;
+    o->tail = req;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    return defer_wait(req);
+}
+
+static void *offload_run(void *arg)
+{
+    struct http_server *srv = arg;
+    struct offload *o = &srv->off;
+    for (;;) {
+        pthread_mutex_lock(&o->mu);
+        while (!o->head && !o->quit)
+            pthread_cond_wait(&o->cv, &o->mu);
+        struct http_request *req = o->head;
+        bool quit = o->quit;
+        if (req) {
+            o->head = req->dnext;
+            if (!o->head)
+                o->tail = NULL;
+        }
+        pthread_mutex_unlock(&o->mu);
+        if (!req)
+            break;
+        /* The answer is kept under the request's mutex: the worker reads it
+         * there after the wake. */
+        pthread_mutex_lock(&req->mu);
+        req->offthread = true;
+        pthread_mutex_unlock(&req->mu);
+        if (quit)
+            respond_error_json(req, BE_SHUTTING_DOWN);
+        else
+            req->dfn(req, req->darg);
+        if (!req->responded) {
+            log_error("http: deferred handler %s did not respond (request %s)",
+                      route_name(srv, req->route), req->id);
+            respond_error_json(req, BE_INTERNAL);
+        }
+        pthread_mutex_lock(&req->mu);
+        req->offthread = false;
+        pthread_mutex_unlock(&req->mu);
+        http_stream_wake(req);
+    }
+    return NULL;
+}
+
+static int offload_start(struct http_server *srv, unsigned n)
+{
+    struct offload *o = &srv->off;
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->cv, NULL);
+    o->threads = xcalloc(n, sizeof(*o->threads));
+    for (o->n = 0; o->n < n; o->n++)
+        if (pthread_create(&o->threads[o->n], NULL, offload_run, srv))
+            return BE_FAILED;
+    return BE_OK;
+}
+
+/* Answers the deferred requests not started yet with 503, lets the running
+ * ones finish, and joins the threads. */
+static void offload_stop(struct http_server *srv)
+{
+    struct offload *o = &srv->off;
+    pthread_mutex_lock(&o->mu);
+    o->quit = true;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+    for (unsigned i = 0; i < o->n; i++)
+        pthread_join(o->threads[i], NULL);
+    free(o->threads);
+    o->threads = NULL;
+    o->n = 0;
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -622,6 +759,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->stream)
         return stream_request(req, upload_data, upload_data_size);
+    if (req->deferred)
+        return defer_wait(req);
     if (*upload_data_size) {
         req->bytes_in += *upload_data_size;
         if (!req->too_large && req->body.len + *upload_data_size > srv->opts.max_body) {
@@ -654,6 +793,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     srv->routes[req->route].fn(req, srv->ctx);
+    if (req->deferred && !req->responded)
+        return defer_start(srv, req);
     if (!req->responded) {
         log_error("http: handler %s did not respond (request %s)", srv->routes[req->route].name,
                   req->id);
@@ -697,8 +838,11 @@ int http_server_start(const struct http_server_options *opts, const struct http_
     srv->opts = *opts;
     srv->metrics = xcalloc(srv->nall + 1, sizeof(*srv->metrics));
     srv->w.epfd = srv->w.evfd = -1;
-    if (watcher_start(srv)) {
-        log_error("http: cannot start the stream watcher: %s", strerror(errno));
+    if (watcher_start(srv) || offload_start(srv, opts->offload_threads ? opts->offload_threads
+                                                                        : OFFLOAD_THREADS)) {
+        log_error("http: cannot start the stream watcher or offload threads: %s",
+                  strerror(errno));
+        offload_stop(srv);
         watcher_stop(srv);
         free(srv->metrics);
         free(srv);
@@ -717,6 +861,7 @@ int http_server_start(const struct http_server_options *opts, const struct http_
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         log_error("http: cannot listen on %s: %s", opts->listen, strerror(errno));
+        offload_stop(srv);
         watcher_stop(srv);
         free(srv->metrics);
         free(srv);
@@ -750,6 +895,7 @@ void http_server_stop(struct http_server *srv, unsigned grace_s)
      * error), and MHD_stop_daemon() finishes the resumes still queued. */
     atomic_store(&srv->stopping, true);
     watcher_wake_all(srv);
+    offload_stop(srv); /* deferred handlers: the last answers and wakes */
     MHD_stop_daemon(srv->daemon);
     watcher_stop(srv);
     free(srv->metrics);
@@ -899,6 +1045,10 @@ static void queue(struct http_request *req, unsigned status, const char *content
     req->status = status;
     req->bytes_out = len;
     req->responded = true;
+    if (req->offthread) {
+        req->stash = resp; /* MHD queues only from its own callbacks */
+        return;
+    }
     if (MHD_queue_response(req->conn, status, resp) != MHD_YES)
         log_error("http: cannot queue response (request %s)", req->id);
     MHD_destroy_response(resp);

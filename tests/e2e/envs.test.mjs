@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callApi } from './lib/tc3.mjs';
 import {
-  COMPONENT, startStack, startPeer, WebClient, newApp, linkApp, linksOf, sql, sqlCount, waitFor,
+  COMPONENT, startStack, startPeer, WebClient, newApp, linkApp, linksOf, sql, sqlCount, waitFor, sleep,
 } from './lib/stack.mjs';
 
 const PW = 'an envs password 1';
@@ -178,6 +178,28 @@ test('a sub-user without deploy permission is refused; with QcloudBinderyDeployF
   const list = await asSub('DescribeEnvironments');
   assert.equal(list.Error, undefined, JSON.stringify(list));
   assert.deepEqual(list.Environments.map((e) => e.EnvId), [env.EnvId]);
+});
+
+test('long-polls hold no HTTP worker: with one worker thread, calls answer while three long-polls wait', async () => {
+  const T = await startStack({ name: 'envs_polls', env: { BINDERY_HTTP_THREADS: '1' } });
+  try {
+    const o = await owner(T);
+    const env = await readyEnv(o, o.apps[0].appid);
+    let pending = 3;
+    const polls = [1, 2, 3].map(() => o.call('DescribeEnvironment', {
+      EnvId: env.EnvId, WaitSeq: env.StateSeq, WaitSeconds: 4,
+    }).then((r) => { pending -= 1; return r; }));
+    await sleep(300); // the three are waiting on the server now
+    const quick = await o.call('DescribeEnvironments', {});
+    assert.equal(quick.Error, undefined, JSON.stringify(quick));
+    assert.equal(pending, 3, 'a quick call answered while every long-poll still waited');
+    for (const r of await Promise.all(polls)) {
+      assert.equal(r.Error, undefined, JSON.stringify(r));
+      assert.equal(r.Environment.StateSeq, env.StateSeq); // nothing changed: the wait ran out
+    }
+  } finally {
+    assert.equal(await T.stop(), 0);
+  }
 });
 
 test('DeleteEnvironment removes the env, its directory and its versions; the quota is free again', async () => {
