@@ -70,6 +70,11 @@ extern const struct api_action api_devtools_actions[];
  * picks the action's only (or newest) version. */
 int api_find_action(const char *name, const char *version, const struct api_action **ret);
 
+/* Every action of every table: [{Service, Action, Version, CamAction,
+ * Params: [{Name, Type, Required, Min, Max}]}] (new reference), for
+ * `bindery admin actions` and the tests that walk the catalogue. */
+json_t *api_actions_describe(void);
+
 /* Validates params (a JSON object, borrowed; may be NULL for "{}") against
  * the action, checks CAM, runs it. On success *ret_out gets the response
  * fields (new reference); on failure diag says why. */

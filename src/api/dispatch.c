@@ -31,6 +31,28 @@ int api_find_action(const char *name, const char *version, const struct api_acti
     return name_found ? BE_NO_SUCH_VERSION : BE_INVALID_ACTION;
 }
 
+json_t *api_actions_describe(void)
+{
+    static const char *const types[] = {"string", "uint64", "bool", "array", "object"};
+    json_t *list = json_array();
+    for (size_t t = 0; t < sizeof(action_tables) / sizeof(action_tables[0]); t++) {
+        for (const struct api_action *a = action_tables[t]; a->name; a++) {
+            json_t *params = json_array();
+            for (const struct api_param *p = a->params; p && p->name; p++)
+                json_array_append_new(params,
+                                      json_pack("{s:s,s:s,s:b,s:I,s:I}", "Name", p->name, "Type",
+                                                types[p->type], "Required", p->required, "Min",
+                                                (json_int_t)p->min, "Max",
+                                                (json_int_t)(p->max > INT64_MAX ? INT64_MAX
+                                                                                : p->max)));
+            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:o}", "Service", a->service,
+                                                  "Action", a->name, "Version", a->version,
+                                                  "CamAction", a->cam_action, "Params", params));
+        }
+    }
+    return list;
+}
+
 static const char *type_name(enum api_type t)
 {
     static const char *const names[] = {"a string", "an unsigned integer", "a boolean", "an array",

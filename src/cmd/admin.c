@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "account/account.h"
+#include "api/action.h"
 #include "app.h"
 #include "cam/accesskey.h"
 #include "cmd/cmd.h"
@@ -21,7 +22,10 @@ static const char usage[] =
     "      prints the account ID (账号 ID)\n"
     "  create-access-key --account ID [--description TEXT]\n"
     "      creates an API key for the account's root; prints\n"
-    "      {\"SecretId\": ..., \"SecretKey\": ...} as JSON";
+    "      {\"SecretId\": ..., \"SecretKey\": ...} as JSON\n"
+    "  actions\n"
+    "      prints the API's actions as JSON: service, name, version, CAM action\n"
+    "      and parameters (docs/api.md)";
 
 /* Finds "--name VALUE" in rest; NULL if absent. */
 static const char *flag(char **rest, const char *name)
@@ -119,6 +123,14 @@ int cmd_admin(int argc, char **argv)
                         &status))
         return status;
     const char *sub = rest[0];
+    if (sub && !strcmp(sub, "actions")) { /* needs no store */
+        json_t *list = api_actions_describe();
+        char *text = json_dumps(list, JSON_INDENT(2));
+        json_decref(list);
+        status = !text || puts(text) == EOF;
+        free(text);
+        goto out;
+    }
     if (!sub || (strcmp(sub, "create-account") && strcmp(sub, "create-access-key"))) {
         fprintf(stderr, "%s\n", usage);
         status = 2;
