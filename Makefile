@@ -4,7 +4,8 @@
 BUILD   ?= build
 MODE    ?= release
 OUT     := $(BUILD)/$(MODE)
-PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih
+PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih \
+           libseccomp
 
 CC      ?= gcc
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -18,7 +19,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CPPFLAGS += -Isrc -D_GNU_SOURCE -DBINDERY_VERSION='"$(VERSION)"'
 CFLAGS   := -std=c17 $(WARN) $(CFLAGS_$(MODE)) -MMD -MP
-LDLIBS   := $(PKG_LIBS) -lpthread -lm -lseccomp
+LDLIBS   := $(PKG_LIBS) -lpthread -lm
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
@@ -26,7 +27,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(OUT)/tests/%)
 
-.PHONY: all deps test-deps build run test unit unit-asan e2e bench bench-scaleout clean fmt lint
+.PHONY: all deps test-deps build run test unit unit-asan e2e bench bench-scaleout clean fmt lint \
+        print-ldlibs print-cflags
 
 all: build
 
@@ -85,6 +87,12 @@ bench: test-deps
 # SQLite vs PostgreSQL vs two instances on PostgreSQL (docs/benchmarks.md).
 bench-scaleout: test-deps
 	@bench/scaleout/run.sh
+
+# For programs outside the tree that link libbindery.a (bench/*/Makefile).
+print-ldlibs:
+	@echo $(LDLIBS)
+print-cflags:
+	@echo $(PKG_CFLAGS)
 
 fmt:
 	clang-format -i $$(find src tests/unit -name '*.[ch]')

@@ -56,3 +56,15 @@ p99=$(awk '$1 == "99%" {print $2}' "$tmp/signed.out")
 lps=$(awk '/Requests\/sec/ {print $2}' "$tmp/login.out")
 echo
 echo "summary: signed GetUserAppId ${rps} req/s, p99 ${p99}; password logins ${lps}/s"
+
+# 3. The CAM policy decision (docs/cam-policy.md): Bindery's engine against
+#    @cedar-policy/cedar-wasm and casbin on the same requests, 10 and 100
+#    policies of 5 statements; then cam_authorize with a principal's cached
+#    set (the per-request cost, including the generation check in the store).
+echo
+echo "== CAM policy decisions (bench/policy/run.sh)"
+bench/policy/run.sh
+echo
+echo "== cam_authorize with a cached set (bench/cam)"
+make --no-print-directory -C bench/cam >/dev/null
+build/bench/cam/cam_bench
