@@ -13,6 +13,13 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-proto
 CFLAGS_release := -O2 -g
 CFLAGS_asan    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_asan   := -fsanitize=address,undefined
+# libFuzzer build (make fuzz, docs/testing.md): clang only.
+CFLAGS_fuzz    := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                  -fno-sanitize-recover=all
+LDFLAGS_fuzz   := -fsanitize=fuzzer,address,undefined
+ifeq ($(MODE),fuzz)
+CC := clang
+endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -26,9 +33,15 @@ LIB_SRC  := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(OUT)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(OUT)/fuzz/%)
+# libFuzzer brings its own main(); every other mode replays files (tests/fuzz/replay.c).
+FUZZ_MAIN := $(if $(filter fuzz,$(MODE)),,$(OUT)/obj/tests/fuzz/replay.o)
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps test-deps build run test unit unit-asan e2e bench bench-scaleout clean fmt lint \
         print-ldlibs print-cflags
+.PHONY: fuzz fuzz-bins fuzz-replay
 
 all: build
 
@@ -60,6 +73,29 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libbindery.a
 		$(OUT)/libbindery.a $(LDLIBS) -lcmocka
 
 unit-bins: $(TEST_BIN)
+
+$(OUT)/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_MAIN) $(OUT)/libbindery.a
+	@mkdir -p $(dir $@)
+	@echo "  LD ($(MODE)) $@"
+	@$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Itests/fuzz $(CFLAGS) $(LDFLAGS_$(MODE)) -o $@ $< \
+		$(FUZZ_MAIN) $(OUT)/libbindery.a $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+# Keep the replay main's object between builds (make would delete it as an
+# intermediate of the pattern rule).
+.SECONDARY: $(OUT)/obj/tests/fuzz/replay.o
+
+# Runs every libFuzzer target for FUZZ_SECONDS on a copy of its corpus
+# (clang); fails when any target crashes, leaks or trips a sanitizer.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory MODE=fuzz fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run build/fuzz/fuzz
+
+# Replays the committed corpus through the targets under gcc's ASan+UBSan.
+fuzz-replay:
+	@$(MAKE) --no-print-directory MODE=asan fuzz-bins
+	@scripts/fuzz.sh replay build/asan/fuzz
 
 # Runs every unit test binary of one build mode; exits non-zero on any failure.
 unit: deps
@@ -95,7 +131,7 @@ print-cflags:
 	@echo $(PKG_CFLAGS)
 
 fmt:
-	clang-format -i $$(find src tests/unit -name '*.[ch]')
+	clang-format -i $$(find src tests/unit tests/fuzz -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD)

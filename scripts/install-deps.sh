@@ -3,6 +3,7 @@
 # Used by `make run`, `make test` and CI alike.
 #   scripts/install-deps.sh build    C toolchain libraries (default)
 #   scripts/install-deps.sh test     + Node.js/npm, Chromium, PostgreSQL, wrk, bubblewrap
+#   scripts/install-deps.sh fuzz     + clang (libFuzzer), for `make fuzz`
 set -euo pipefail
 
 what=${1:-build}
@@ -11,10 +12,13 @@ build_pkgs=(pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
             libssl-dev libargon2-dev libcurl4-openssl-dev libqrencode-dev
             libexpat1-dev libinih-dev libcmocka-dev libseccomp-dev bubblewrap)
 test_pkgs=(chromium postgresql wrk curl ca-certificates)
+# libFuzzer and the sanitizer runtimes are only a Recommends of clang.
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 missing=()
 want=("${build_pkgs[@]}")
 [ "$what" = test ] && want+=("${test_pkgs[@]}")
+[ "$what" = fuzz ] && want+=("${fuzz_pkgs[@]}")
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test, on a fresh Debian 12 machine.
 #   1. unit tests, plain and under ASan+UBSan; the store contract suite runs
-#      on SQLite and on a throw-away PostgreSQL cluster
+#      on SQLite and on a throw-away PostgreSQL cluster; the fuzz corpus
+#      replayed under ASan+UBSan (make fuzz-replay)
 #   2. the end-to-end suite on SQLite, then on PostgreSQL
 # Exits non-zero when anything fails; each runner prints its summary.
 set -uo pipefail
@@ -27,6 +28,8 @@ step() {
 export BINDERY_TEST_PG_URL=$pg_url
 step "unit tests" env MODE=release scripts/run-unit.sh build/release/tests
 step "unit tests (ASan+UBSan)" env MODE=asan scripts/run-unit.sh build/asan/tests
+# The committed fuzz corpus, replayed through the fuzz targets (seconds).
+step "fuzz corpus replay (ASan+UBSan)" make --no-print-directory fuzz-replay
 unset BINDERY_TEST_PG_URL
 step "end-to-end (sqlite)" scripts/run-e2e.sh
 step "end-to-end (postgres)" env BINDERY_E2E_PG_URL="$pg_url" scripts/run-e2e.sh
