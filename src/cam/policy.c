@@ -1067,8 +1067,16 @@ static void quote(const char *s, size_t n, char *out, size_t size)
         k--;
     size_t o = 0;
     out[o++] = '"';
-    for (size_t i = 0; i < k && o + 5 < size; i++)
-        out[o++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+    for (size_t i = 0; i < k && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* C0 controls, DEL, and the C1 controls U+0080..U+009F (0xc2 0x80..0x9f) */
+        if (c == 0xc2 && i + 1 < k && ((unsigned char)s[i + 1] & 0xe0) == 0x80) {
+            out[o++] = '?';
+            i++;
+        } else {
+            out[o++] = c < 0x20 || c == 0x7f ? '?' : s[i];
+        }
+    }
     if (k < n && o + 5 < size) {
         memcpy(out + o, "...", 3);
         o += 3;

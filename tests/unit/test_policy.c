@@ -1550,6 +1550,21 @@ static void test_concurrent_decisions(void **state)
     cam_policy_set_free(set);
 }
 
+/* Error messages quote client text with every control character (C0, DEL,
+ * C1) shown as '?': messages end up in logs and pages. Found by fuzzing. */
+static void test_message_controls(void **state)
+{
+    (void)state;
+    const char *doc = "{\"version\":\"2.0\",\"statement\":[{\"effect\":\"allow\","
+                      "\"action\":[\"a\x7f\xc2\x85\\u0001:b\"],\"resource\":\"*\"}]}";
+    struct cam_policy *p = NULL;
+    struct cam_policy_error e;
+    assert_int_equal(cam_policy_parse(doc, strlen(doc), &p, &e), BE_INVALID_PARAMETER);
+    assert_non_null(strstr(e.message, "\"a???:b\""));
+    for (const unsigned char *c = (const unsigned char *)e.message; *c; c++)
+        assert_true(*c >= 0x20 && *c != 0x7f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1581,6 +1596,7 @@ int main(void)
         cmocka_unit_test(test_presets_table),
         cmocka_unit_test(test_presets_behave),
         cmocka_unit_test(test_concurrent_decisions),
+        cmocka_unit_test(test_message_controls),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
