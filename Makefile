@@ -4,7 +4,7 @@
 BUILD   ?= build
 MODE    ?= release
 OUT     := $(BUILD)/$(MODE)
-PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih
+PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih libarchive
 
 CC      ?= gcc
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

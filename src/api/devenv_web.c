@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/action.h"
+#include "api/devenv_archive_web.h"
 #include "api/web.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -18,6 +19,7 @@
 #include "core/timeutil.h"
 #include "devenv/blobstore.h"
 #include "devenv/upload.h"
+#include "devenv/upload_archive.h"
 #include "core/banned.h"
 
 #define BLOB_PREFIX "/v1/uploads/"
@@ -124,6 +126,8 @@ static void put_end(struct http_request *req, void *ctx, void *state)
 
 static const struct http_stream_route stream_routes[] = {
     {"PUT", BLOB_PREFIX, put_begin, put_data, put_end, put_free, "blob_put"},
+    {"PUT", UPLOAD_ARCHIVE_PREFIX, web_archive_put_begin, web_archive_put_data, web_archive_put_end,
+     web_archive_put_abort, "archive_put"},
 };
 
 const struct http_stream_route *web_stream_routes(size_t *ret_count)

@@ -12,7 +12,7 @@
 
 static const struct api_action *const action_tables[] = {
     api_cam_actions,  api_cam_user_actions, api_cam_policy_actions, api_sts_actions,
-    api_link_actions, api_devenv_actions,   api_deploy_actions};
+    api_link_actions, api_devenv_actions,   api_deploy_actions,     api_devenv_archive_actions};
 
 int api_find_action(const char *name, const char *version, const struct api_action **ret)
 {

@@ -156,6 +156,8 @@
       "the upload URL is invalid or not for this upload")                                          \
     X(UPLOAD_URL_EXPIRED, "AuthFailure.UploadUrlExpired", 403, "the upload URL has expired")       \
     X(VERSION_NOT_FOUND, "ResourceNotFound.Version", 404, "no such version of this environment")   \
+    X(ARCHIVE_INVALID, "InvalidParameter.Archive", 422, "the archive is invalid")                  \
+    X(ARCHIVE_LIMIT, "LimitExceeded.Archive", 413, "the archive is over a limit")                  \
     X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {

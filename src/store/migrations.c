@@ -414,6 +414,15 @@ static const struct store_migration migrations[] = {
      "  PRIMARY KEY (env_id, version, path)"
      ");"
      "CREATE INDEX version_files_blob ON version_files(sha256);"},
+    {7, "archive uploads: the declared archive of an upload, and when it arrived",
+     /* An upload with a row here takes one archive (devenv/upload_archive.h)
+      * instead of a file list; the file is <data_dir>/uploads/<id>.archive. */
+     "CREATE TABLE archive_uploads ("
+     "  upload_id TEXT PRIMARY KEY,"
+     "  sha256 TEXT NOT NULL,"
+     "  size BIGINT NOT NULL,"
+     "  received_at BIGINT NOT NULL DEFAULT 0"
+     ");"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
