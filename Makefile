@@ -5,7 +5,7 @@ BUILD   ?= build
 MODE    ?= release
 OUT     := $(BUILD)/$(MODE)
 PKGS    := libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih \
-           libseccomp
+           libseccomp libarchive
 
 CC      ?= gcc
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

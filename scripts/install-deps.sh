@@ -10,7 +10,8 @@ what=${1:-build}
 
 build_pkgs=(pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev
             libssl-dev libargon2-dev libcurl4-openssl-dev libqrencode-dev
-            libexpat1-dev libinih-dev libcmocka-dev libseccomp-dev bubblewrap)
+            libexpat1-dev libinih-dev libcmocka-dev libseccomp-dev bubblewrap
+            libarchive-dev)
 test_pkgs=(chromium postgresql wrk curl ca-certificates)
 # libFuzzer and the sanitizer runtimes are only a Recommends of clang.
 fuzz_pkgs=(clang libclang-rt-14-dev)

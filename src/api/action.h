@@ -64,6 +64,7 @@ extern const struct api_action api_cam_policy_actions[];
 extern const struct api_action api_sts_actions[];
 extern const struct api_action api_devenv_actions[];
 extern const struct api_action api_devtools_actions[];
+extern const struct api_action api_devenv_archive_actions[];
 
 /* Finds an action: BE_INVALID_ACTION when the name is unknown,
  * BE_NO_SUCH_VERSION when it exists in other versions only. A NULL version

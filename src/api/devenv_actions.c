@@ -10,6 +10,7 @@
 #include "devenv/env.h"
 #include "devenv/manifest.h"
 #include "devenv/upload.h"
+#include "devenv/upload_archive.h"
 #include "devenv/version.h"
 #include "core/banned.h"
 
@@ -237,9 +238,14 @@ static int commit_upload(struct api_call *call)
     if (strcmp(runtime, "nodejs") && strcmp(runtime, "python3") && strcmp(runtime, "exec"))
         return be_fail(&call->diag, BE_INVALID_PARAMETER_VALUE,
                        "Runtime %.40s: one of nodejs, python3, exec", runtime);
+    /* An archive upload is unpacked first, then takes the same commit. */
+    bool archive = false;
     int rc =
-        upload_commit(call->app, call->meta, call->who, api_str(call, "UploadId"), runtime,
-                      api_str(call, "Entry"), api_str(call, "Description"), &version, &call->diag);
+        upload_archive_is(call->app, call->who->owner_uin, api_str(call, "UploadId"), &archive);
+    if (rc == BE_OK)
+        rc = (archive ? upload_archive_commit : upload_commit)(
+            call->app, call->meta, call->who, api_str(call, "UploadId"), runtime,
+            api_str(call, "Entry"), api_str(call, "Description"), &version, &call->diag);
     char env_id[ENV_ID_MAX + 1];
     if (rc == BE_OK)
         rc = upload_env_of(call->app, call->who->owner_uin, api_str(call, "UploadId"), env_id,

@@ -31,6 +31,7 @@ struct blob_put {
     uint64_t size;
     struct blob_writer *w;
     bool answered;
+    uint64_t dropped; /* body bytes dropped after a refusal */
 };
 
 /* "/v1/uploads/<id>/blobs/<sha256>" -> its two parts. */
@@ -96,18 +97,21 @@ static void put_check(struct http_request *req, struct blob_put *p)
         p->err = blob_writer_open(app, p->sha256, p->size, &p->w, &p->diag);
 }
 
-/* A piece of the body into the writer; a refusal answers at once and the
- * rest of the body is dropped. */
+/* A piece of the body into the writer. A refusal is answered once the body
+ * has been read (clients still sending lose an early answer): the rest is
+ * dropped, and a client going on far past any sane size is cut off. */
 static size_t put_body(void *ctx, struct http_request *req, const char *data, size_t len)
 {
     struct blob_put *p = ctx;
-    if (p->err || p->answered)
+    if (p->err) {
+        if ((p->dropped += len) > WEB_STREAM_DROP_MAX)
+            http_stream_abort(req);
         return len;
+    }
     p->err = blob_writer_write(p->w, data, len, &p->diag);
     if (p->err) {
         blob_writer_abort(p->w);
         p->w = NULL;
-        put_answer(req, p);
     }
     return len;
 }
@@ -137,12 +141,7 @@ void web_blob_put(struct http_request *req, void *ctx)
 {
     struct blob_put *p = xcalloc(1, sizeof(*p));
     p->web = ctx;
-    put_check(req, p);
-    if (p->err) {
-        put_answer(req, p);
-        put_done(p);
-        return;
-    }
+    put_check(req, p); /* a refusal is answered at complete, like the others */
     http_stream_begin(req, &put_ops, p);
 }
 

@@ -11,8 +11,9 @@
 #include "core/banned.h"
 
 static const struct api_action *const action_tables[] = {
-    api_cam_actions,  api_cam_user_actions, api_cam_policy_actions, api_sts_actions,
-    api_link_actions, api_devtools_actions, api_devenv_actions,     api_deploy_actions};
+    api_cam_actions,    api_cam_user_actions,       api_cam_policy_actions,
+    api_sts_actions,    api_link_actions,           api_devtools_actions,
+    api_devenv_actions, api_devenv_archive_actions, api_deploy_actions};
 
 int api_find_action(const char *name, const char *version, const struct api_action **ret)
 {
@@ -39,12 +40,11 @@ json_t *api_actions_describe(void)
         for (const struct api_action *a = action_tables[t]; a->name; a++) {
             json_t *params = json_array();
             for (const struct api_param *p = a->params; p && p->name; p++)
-                json_array_append_new(params,
-                                      json_pack("{s:s,s:s,s:b,s:I,s:I}", "Name", p->name, "Type",
-                                                types[p->type], "Required", p->required, "Min",
-                                                (json_int_t)p->min, "Max",
-                                                (json_int_t)(p->max > INT64_MAX ? INT64_MAX
-                                                                                : p->max)));
+                json_array_append_new(
+                    params,
+                    json_pack("{s:s,s:s,s:b,s:I,s:I}", "Name", p->name, "Type", types[p->type],
+                              "Required", p->required, "Min", (json_int_t)p->min, "Max",
+                              (json_int_t)(p->max > INT64_MAX ? INT64_MAX : p->max)));
             json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:o}", "Service", a->service,
                                                   "Action", a->name, "Version", a->version,
                                                   "CamAction", a->cam_action, "Params", params));

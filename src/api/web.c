@@ -6,6 +6,7 @@
 
 #include "api/action.h"
 #include "api/deploy_proxy.h"
+#include "api/devenv_archive_web.h"
 #include "binding/worker.h"
 #include "deploy/job.h"
 #include "core/log.h"
@@ -152,6 +153,7 @@ static const struct http_route routes[] = {
 
 static const struct http_route stream_routes[] = {
     {"PUT", "/v1/uploads/", true, web_blob_put, "blob_put"},
+    {"PUT", "/v1/archives/", true, web_archive_put, "archive_put"},
     {NULL, "/env/", true, web_deploy_proxy, "env_proxy"},
 };
 

@@ -59,6 +59,9 @@ void web_page_device(struct http_request *req, void *ctx);  /* GET /device, /dev
 /* Environments and uploads (api/devenv_web.c, docs/environments.md): the
  * streamed blob PUT /v1/uploads/{UploadId}/blobs/{sha256}, and the page. */
 void web_blob_put(struct http_request *req, void *ctx);  /* a stream route */
+/* Body bytes an upload route reads and drops after refusing, before it
+ * cuts the connection instead of answering. */
+#define WEB_STREAM_DROP_MAX (64u << 20)
 void web_page_envs(struct http_request *req, void *ctx); /* GET /envs */
 
 /* From the console endpoints, for the others: the same-origin check of

@@ -183,6 +183,8 @@
     X(APP_FAILED, "FailedOperation.AppFailed", 502, "the environment's app failed to answer")      \
     X(APP_TIMEOUT, "FailedOperation.AppTimeout", 504,                                              \
       "the environment's app did not answer in time")                                              \
+    X(ARCHIVE_INVALID, "InvalidParameter.Archive", 422, "the archive is invalid")                  \
+    X(ARCHIVE_LIMIT, "LimitExceeded.Archive", 413, "the archive is over a limit")                  \
     X(INTERNAL, "InternalError", 500, "internal error")
 
 enum be_error {

@@ -21,6 +21,10 @@ struct blob_writer {
     struct buf dir, tmp, final;
     int fd;
     struct crypto_sha256_ctx *sha;
+    /* Unnamed (blob_writer_open_unnamed): hex, dir and final are empty
+     * until the commit names the blob; data_dir is where it goes. */
+    bool unnamed;
+    struct buf data_dir;
 };
 
 static bool lower_hex(const char *s)
@@ -93,6 +97,7 @@ static void writer_free(struct blob_writer *w)
     buf_release(&w->dir);
     buf_release(&w->tmp);
     buf_release(&w->final);
+    buf_release(&w->data_dir);
     free(w);
 }
 
@@ -109,6 +114,7 @@ int blob_writer_open(const struct app *app, const char *sha256_hex, uint64_t siz
     buf_init(&w->dir);
     buf_init(&w->tmp);
     buf_init(&w->final);
+    buf_init(&w->data_dir);
     add_dir(app, sha256_hex, &w->dir);
     buf_addf(&w->final, "%s/%s", w->dir.data, sha256_hex);
     buf_addf(&w->tmp, "%s/.tmp-%s-XXXXXX", w->dir.data, sha256_hex);
@@ -123,8 +129,37 @@ int blob_writer_open(const struct app *app, const char *sha256_hex, uint64_t siz
     return BE_OK;
 }
 
+int blob_writer_open_unnamed(const struct app *app, uint64_t max_size,
+                             struct blob_writer **ret_writer, struct be_diag *diag)
+{
+    struct blob_writer *w = xcalloc(1, sizeof(*w));
+    w->fd = -1;
+    w->size = max_size;
+    w->unnamed = true;
+    buf_init(&w->dir);
+    buf_init(&w->tmp);
+    buf_init(&w->final);
+    buf_init(&w->data_dir);
+    buf_adds(&w->data_dir, app->cfg->data_dir);
+    /* Same file system as the blobs: the commit link()s it into place. */
+    buf_addf(&w->dir, "%s/objects/tmp", app->cfg->data_dir);
+    buf_addf(&w->tmp, "%s/.tmp-unnamed-XXXXXX", w->dir.data);
+    if (make_dirs(w->dir.data) || (w->fd = mkostemp(w->tmp.data, O_CLOEXEC)) < 0) {
+        log_error("blobstore: cannot create a temporary file in %s: %s", w->dir.data,
+                  strerror(errno));
+        writer_free(w);
+        return be_fail(diag, BE_INTERNAL, "cannot store the blob");
+    }
+    w->sha = crypto_sha256_new();
+    *ret_writer = w;
+    return BE_OK;
+}
+
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct be_diag *diag)
 {
+    if (len > w->size - w->written && w->unnamed)
+        return be_fail(diag, BE_DIGEST_MISMATCH, "a file is longer than %llu bytes",
+                       (unsigned long long)w->size);
     if (len > w->size - w->written)
         return be_fail(diag, BE_DIGEST_MISMATCH,
                        "blob %.12s… is longer than the %llu bytes of the manifest", w->hex,
@@ -168,11 +203,11 @@ static int verify(struct blob_writer *w, struct be_diag *diag)
     return BE_OK;
 }
 
-int blob_writer_commit(struct blob_writer *w, struct be_diag *diag)
+/* Makes the verified temporary file the blob w->final (kept open until
+ * here); the caller removes the temporary name and frees w. */
+static int publish(struct blob_writer *w, struct be_diag *diag)
 {
-    int rc = verify(w, diag);
-    if (rc)
-        goto out;
+    int rc = BE_OK;
     if (fchmod(w->fd, 0444) || fsync(w->fd)) {
         log_error("blobstore: cannot sync %s: %s", w->tmp.data, strerror(errno));
         rc = be_fail(diag, BE_INTERNAL, "cannot store the blob");
@@ -195,6 +230,56 @@ int blob_writer_commit(struct blob_writer *w, struct be_diag *diag)
     }
     if (fsync_dir(w->dir.data))
         log_warn("blobstore: cannot sync directory %s: %s", w->dir.data, strerror(errno));
+out:
+    return rc;
+}
+
+int blob_writer_commit(struct blob_writer *w, struct be_diag *diag)
+{
+    int rc = w->unnamed ? be_fail(diag, BE_INTERNAL, "an unnamed blob is committed by name")
+                        : verify(w, diag);
+    if (rc == BE_OK)
+        rc = publish(w, diag);
+    unlink(w->tmp.data);
+    writer_free(w);
+    return rc;
+}
+
+/* Names an unnamed writer's blob by the digest of what was written. */
+static void name_unnamed(struct blob_writer *w)
+{
+    unsigned char d[CRYPTO_SHA256_LEN];
+    struct buf hex = BUF_INIT;
+    crypto_sha256_final(w->sha, d);
+    w->sha = NULL;
+    buf_addhex(&hex, d, sizeof(d));
+    snprintf(w->hex, sizeof(w->hex), "%s", hex.data);
+    buf_release(&hex);
+    w->size = w->written;
+    buf_reset(&w->dir);
+    buf_addf(&w->dir, "%s/objects/sha256/%.2s/%.2s", w->data_dir.data, w->hex, w->hex + 2);
+    buf_addf(&w->final, "%s/%s", w->dir.data, w->hex);
+}
+
+int blob_writer_commit_unnamed(struct blob_writer *w, char ret_sha256[65], struct be_diag *diag)
+{
+    int rc = BE_OK;
+    if (!w->unnamed) {
+        rc = be_fail(diag, BE_INTERNAL, "a named blob is committed unnamed");
+        goto out;
+    }
+    name_unnamed(w);
+    if (make_dirs(w->dir.data)) {
+        log_error("blobstore: cannot create %s: %s", w->dir.data, strerror(errno));
+        rc = be_fail(diag, BE_INTERNAL, "cannot store the blob");
+        goto out;
+    }
+    /* Already stored (an unchanged file): nothing to sync or link. */
+    struct stat st;
+    if (stat(w->final.data, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == w->size)
+        memcpy(ret_sha256, w->hex, MANIFEST_SHA256_HEX + 1);
+    else if ((rc = publish(w, diag)) == BE_OK)
+        memcpy(ret_sha256, w->hex, MANIFEST_SHA256_HEX + 1);
 out:
     unlink(w->tmp.data);
     writer_free(w);

@@ -27,6 +27,12 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+/* A blob by name and size (a plain value). */
+struct blob_ref {
+    char sha256[65]; /* 64 lowercase hex digits */
+    uint64_t size;
+};
+
 /* Appends the path of blob sha256_hex (64 lowercase hex digits) to ret. */
 int blobstore_path(const struct app *app, const char *sha256_hex, struct buf *ret);
 
@@ -52,6 +58,18 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
 int blob_writer_commit(struct blob_writer *w, struct be_diag *diag);
 /* Drops the temporary file; frees w. NULL is accepted. */
 void blob_writer_abort(struct blob_writer *w);
+
+/* Writing a blob whose digest is not known in advance (a file coming out of
+ * an archive): the bytes go to a temporary file under
+ * <data_dir>/objects/tmp while hashed, at most max_size of them (more is
+ * BE_DIGEST_MISMATCH, as above); blob_writer_commit_unnamed then publishes
+ * them under their SHA-256 exactly as blob_writer_commit does (an existing
+ * blob is kept, the new copy dropped). Abort with blob_writer_abort. */
+int blob_writer_open_unnamed(const struct app *app, uint64_t max_size,
+                             struct blob_writer **ret_writer, struct be_diag *diag);
+/* Publishes an unnamed blob; writes its SHA-256 (64 lowercase hex digits)
+ * to ret_sha256 on success; frees w. Only for unnamed writers. */
+int blob_writer_commit_unnamed(struct blob_writer *w, char ret_sha256[65], struct be_diag *diag);
 
 /* Bytes written so far. */
 uint64_t blob_writer_written(const struct blob_writer *w);

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "devenv/blobstore.h"
 #include "devenv/manifest.h"
+#include "devenv/upload_archive.h"
 #include "core/banned.h"
 
 struct gc_ctx {
@@ -121,6 +122,10 @@ int gc_round(struct app *app, int64_t now, struct gc_stats *ret)
     if (rc)
         return rc;
     ret->uploads = x.n;
+    /* Archive files of uploads no longer open (committed, just expired). */
+    size_t archives = 0;
+    if ((rc = upload_archive_gc(app, now, &archives)))
+        return rc;
     /* Versions before blobs: a blob only the deleted versions used goes in
      * this same round once its grace has passed. */
     if ((rc = store_tx(app->store, versions_fn, &x)))

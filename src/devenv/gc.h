@@ -1,7 +1,9 @@
 /* Garbage collection of uploads and blobs (docs/environments.md):
  *
  *   1. open uploads past their expiry become `expired` and their file
- *      lists are dropped (CommitUpload then answers UploadExpired);
+ *      lists are dropped (CommitUpload then answers UploadExpired); the
+ *      archive files of archive uploads no longer open are removed
+ *      (devenv/upload_archive.h);
  *   2. versions beyond the newest deploy.keep_versions of an environment
  *      are deleted, unless live or previous (the deploy engine's
  *      env_runtime) or named by a queued or running deploy;

@@ -12,6 +12,41 @@
 #define MODE_TYPE_MASK 0170000u
 #define MODE_REGULAR   0100000u
 
+size_t manifest_utf8_char(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (len == 0)
+        return 0;
+    unsigned char c = s[0];
+    size_t n = c < 0x80             ? 0
+               : (c & 0xe0) == 0xc0 ? 1
+               : (c & 0xf0) == 0xe0 ? 2
+               : (c & 0xf8) == 0xf0 ? 3
+                                    : 9;
+    if (n == 9 || len - 1 < n)
+        return 0;
+    uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
+    for (size_t k = 1; k <= n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3fu);
+    }
+    static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0; /* overlong, surrogate, out of range */
+    return n + 1;
+}
+
+/* JSON strings are always UTF-8; archive entry names are raw bytes, so the
+ * rule is checked here for both. */
+static bool utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n)
+        if (!(n = manifest_utf8_char(s + i, len - i)))
+            return false;
+    return true;
+}
+
 int manifest_check_path(const char *path, size_t len, struct be_diag *diag)
 {
     if (len == 0)
@@ -21,6 +56,8 @@ int manifest_check_path(const char *path, size_t len, struct be_diag *diag)
                        MANIFEST_PATH_MAX);
     if (memchr(path, '\0', len))
         return be_fail(diag, BE_MANIFEST_INVALID, "a path contains a NUL byte");
+    if (!utf8_valid(path, len))
+        return be_fail(diag, BE_MANIFEST_INVALID, "path %.200s is not valid UTF-8", path);
     if (path[0] == '/')
         return be_fail(diag, BE_MANIFEST_INVALID, "absolute path %.200s: paths are relative", path);
     size_t start = 0;

@@ -67,6 +67,11 @@ void manifest_release(struct manifest *m);
  * BE_MANIFEST_INVALID with a diag saying which rule. */
 int manifest_check_path(const char *path, size_t len, struct be_diag *diag);
 
+/* The length (1-4) of the well-formed UTF-8 character at s (len bytes
+ * available), or 0 when the bytes there are not one (overlong forms,
+ * surrogates and code points past U+10FFFF are not). */
+size_t manifest_utf8_char(const char *s, size_t len);
+
 /* true when s is 64 hex digits. */
 bool manifest_sha256_valid(const char *s);
 

@@ -16,7 +16,7 @@
 /* Rows per multi-row INSERT of an upload's files. */
 #define INSERT_BATCH 50
 
-static void make_upload_id(char out[UPLOAD_ID_LEN + 1])
+void upload_make_id(char out[UPLOAD_ID_LEN + 1])
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned char r[26];
@@ -36,17 +36,25 @@ static int audit_upload(struct store_conn *c, const struct req_meta *meta,
 
 /* --- signing ------------------------------------------------------------------- */
 
-static void sign(const struct app *app, const char *upload_id, const char *sha256,
-                 int64_t expires_at, char out[65])
+void upload_sign(const struct app *app, const char *path, int64_t expires_at, char ret_sig[65])
 {
     unsigned char mac[CRYPTO_SHA256_LEN];
     struct buf msg = BUF_INIT, hex = BUF_INIT;
-    buf_addf(&msg, "PUT\n/v1/uploads/%s/blobs/%s\n%lld", upload_id, sha256, (long long)expires_at);
+    buf_addf(&msg, "PUT\n%s\n%lld", path, (long long)expires_at);
     crypto_hmac_sha256(app->keys.upload, sizeof(app->keys.upload), msg.data, msg.len, mac);
     buf_addhex(&hex, mac, sizeof(mac));
-    snprintf(out, 65, "%s", hex.data);
+    snprintf(ret_sig, 65, "%s", hex.data);
     buf_release(&msg);
     buf_release(&hex);
+}
+
+static void sign(const struct app *app, const char *upload_id, const char *sha256,
+                 int64_t expires_at, char out[65])
+{
+    struct buf path = BUF_INIT;
+    buf_addf(&path, "/v1/uploads/%s/blobs/%s", upload_id, sha256);
+    upload_sign(app, path.data, expires_at, out);
+    buf_release(&path);
 }
 
 void upload_presign(const struct app *app, const char *upload_id, const char *sha256,
@@ -183,7 +191,7 @@ static int create_fn(struct store_conn *c, void *arg)
     if (e.state != ENV_READY)
         return be_fail(x->diag, BE_ENV_NOT_READY, "environment %s is %s, not READY", x->env_id,
                        env_state_name(e.state));
-    make_upload_id(id);
+    upload_make_id(id);
     x->out->expires_at = now + (int64_t)x->app->cfg->deploy_upload_ttl;
     rc = store_exec(c,
                     "INSERT INTO uploads (upload_id, env_id, owner_uin, state, manifest_hash,"
@@ -256,9 +264,8 @@ struct blob_ctx {
     struct be_diag *diag;
 };
 
-/* The upload's state as an error: open and unexpired is BE_OK. */
-static int upload_state(const char *state, int64_t expires_at, int64_t now, int64_t version,
-                        struct be_diag *diag)
+int upload_check_state(const char *state, int64_t expires_at, int64_t now, int64_t version,
+                       struct be_diag *diag)
 {
     if (!strcmp(state, "committed"))
         return be_fail(diag, BE_UPLOAD_COMMITTED, "the upload was committed as version %lld",
@@ -280,8 +287,8 @@ static int blob_fn(struct store_conn *c, void *arg)
     if (rc == BE_OK && store_result_rows(r) == 0)
         rc = be_fail(x->diag, BE_UPLOAD_NOT_FOUND, "no upload %s", x->upload_id);
     if (rc == BE_OK)
-        rc = upload_state(store_result_text(r, 0, 0), store_result_i64(r, 0, 1), x->now,
-                          store_result_i64(r, 0, 2), x->diag);
+        rc = upload_check_state(store_result_text(r, 0, 0), store_result_i64(r, 0, 1), x->now,
+                                store_result_i64(r, 0, 2), x->diag);
     if (rc == BE_OK && store_result_is_null(r, 0, 3))
         rc = be_fail(x->diag, BE_UPLOAD_URL_INVALID, "upload %s lists no blob %.12s…", x->upload_id,
                      x->sha256);
@@ -302,25 +309,36 @@ int upload_blob_expected(struct app *app, const char *upload_id, const char *sha
 }
 
 struct stored_ctx {
-    const char *sha256;
-    uint64_t size;
+    const struct blob_ref *blobs;
+    size_t n;
     int64_t now;
 };
 
 static int stored_fn(struct store_conn *c, void *arg)
 {
     struct stored_ctx *x = arg;
-    return store_exec(c,
-                      "INSERT INTO blobs (sha256, size, created_at, last_used)"
-                      " VALUES ($1, $2, $3, $3) ON CONFLICT (sha256)"
-                      " DO UPDATE SET last_used = excluded.last_used",
-                      SV_ARGS(SV_TEXT(x->sha256), SV_I64(x->size), SV_I64(x->now)), NULL);
+    int rc = BE_OK;
+    for (size_t i = 0; rc == BE_OK && i < x->n; i++)
+        rc = store_exec(
+            c,
+            "INSERT INTO blobs (sha256, size, created_at, last_used)"
+            " VALUES ($1, $2, $3, $3) ON CONFLICT (sha256)"
+            " DO UPDATE SET last_used = excluded.last_used",
+            SV_ARGS(SV_TEXT(x->blobs[i].sha256), SV_I64(x->blobs[i].size), SV_I64(x->now)), NULL);
+    return rc;
+}
+
+int upload_blobs_stored(struct app *app, const struct blob_ref *blobs, size_t n, int64_t now)
+{
+    struct stored_ctx x = {blobs, n, now};
+    return n ? store_tx(app->store, stored_fn, &x) : BE_OK;
 }
 
 int upload_blob_stored(struct app *app, const char *sha256, uint64_t size, int64_t now)
 {
-    struct stored_ctx x = {sha256, size, now};
-    return store_tx(app->store, stored_fn, &x);
+    struct blob_ref b = {"", size};
+    snprintf(b.sha256, sizeof(b.sha256), "%s", sha256);
+    return upload_blobs_stored(app, &b, 1, now);
 }
 
 /* --- CommitUpload ----------------------------------------------------------------- */
@@ -330,6 +348,7 @@ struct commit_ctx {
     const struct req_meta *meta;
     const struct principal *who;
     const char *upload_id, *runtime, *entry, *description;
+    const struct manifest *files; /* upload_commit_manifest: the files to list */
     int64_t version;
     struct be_diag *diag;
 };
@@ -400,8 +419,8 @@ static int load_upload(struct store_conn *c, struct commit_ctx *x, char *env_id,
     if (rc == BE_OK && store_result_rows(r) == 0)
         rc = be_fail(x->diag, BE_UPLOAD_NOT_FOUND, "no upload %.40s in this account", x->upload_id);
     if (rc == BE_OK)
-        rc = upload_state(store_result_text(r, 0, 1), store_result_i64(r, 0, 2), x->meta->now,
-                          store_result_i64(r, 0, 3), x->diag);
+        rc = upload_check_state(store_result_text(r, 0, 1), store_result_i64(r, 0, 2), x->meta->now,
+                                store_result_i64(r, 0, 3), x->diag);
     if (rc == BE_OK) {
         snprintf(env_id, env_size, "%s", store_result_text(r, 0, 0));
         snprintf(desc, desc_size, "%s", store_result_text(r, 0, 4));
@@ -425,13 +444,36 @@ static int next_version(struct store_conn *c, struct commit_ctx *x, const char *
     return rc;
 }
 
+/* upload_commit_manifest: the upload's files become x->files. The UPDATE
+ * comes first so that concurrent commits of one upload serialise on its
+ * row; when it changes nothing (not open), load_upload says why. */
+static int set_files(struct store_conn *c, struct commit_ctx *x)
+{
+    int64_t changes = 0;
+    const struct manifest *m = x->files;
+    int rc = store_exec(c,
+                        "UPDATE uploads SET manifest_hash = $1, files = $2, bytes = $3"
+                        " WHERE upload_id = $4 AND owner_uin = $5 AND state = 'open'",
+                        SV_ARGS(SV_TEXT(m->hash), SV_I64(m->n), SV_I64(m->bytes),
+                                SV_TEXT(x->upload_id), SV_I64(x->who->owner_uin)),
+                        &changes);
+    if (rc == BE_OK && changes == 1)
+        rc = store_exec(c, "DELETE FROM upload_files WHERE upload_id = $1",
+                        SV_ARGS(SV_TEXT(x->upload_id)), NULL);
+    if (rc == BE_OK && changes == 1)
+        rc = insert_files(c, x->upload_id, m);
+    return rc;
+}
+
 static int commit_fn(struct store_conn *c, void *arg)
 {
     struct commit_ctx *x = arg;
     char env_id[ENV_ID_MAX + 1], desc[UPLOAD_DESC_MAX + 1], detail[160];
     struct env e;
     int64_t now = x->meta->now;
-    int rc = load_upload(c, x, env_id, sizeof(env_id), desc, sizeof(desc));
+    int rc = x->files ? set_files(c, x) : BE_OK;
+    if (rc == BE_OK)
+        rc = load_upload(c, x, env_id, sizeof(env_id), desc, sizeof(desc));
     if (rc == BE_OK)
         rc = env_load(c, x->who->owner_uin, env_id, &e);
     if (rc == BE_OK && e.state != ENV_READY)
@@ -482,7 +524,19 @@ int upload_commit(struct app *app, const struct req_meta *meta, const struct pri
                   const char *upload_id, const char *runtime, const char *entry,
                   const char *description, int64_t *ret_version, struct be_diag *diag)
 {
-    struct commit_ctx x = {app, meta, who, upload_id, runtime, entry, description, 0, diag};
+    struct commit_ctx x = {app, meta, who, upload_id, runtime, entry, description, NULL, 0, diag};
+    int rc = store_tx(app->store, commit_fn, &x);
+    if (rc == BE_OK)
+        *ret_version = x.version;
+    return rc;
+}
+
+int upload_commit_manifest(struct app *app, const struct req_meta *meta,
+                           const struct principal *who, const char *upload_id,
+                           const struct manifest *m, const char *runtime, const char *entry,
+                           const char *description, int64_t *ret_version, struct be_diag *diag)
+{
+    struct commit_ctx x = {app, meta, who, upload_id, runtime, entry, description, m, 0, diag};
     int rc = store_tx(app->store, commit_fn, &x);
     if (rc == BE_OK)
         *ret_version = x.version;

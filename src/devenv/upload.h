@@ -30,6 +30,7 @@
 #include "cam/principal.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "devenv/blobstore.h"
 #include "devenv/manifest.h"
 
 #define UPLOAD_ID_LEN    29 /* "up-" + 26 base32 characters */
@@ -65,6 +66,9 @@ void upload_created_release(struct upload_created *u);
 int upload_env_of(struct app *app, uint64_t owner_uin, const char *upload_id, char *env_id,
                   size_t env_id_size);
 
+/* A new random UploadId ("up-" + 26 base32 characters) into out. */
+void upload_make_id(char out[UPLOAD_ID_LEN + 1]);
+
 /* The pre-signed URL of one blob of an upload (public_url + path + query),
  * appended to ret_url. */
 void upload_presign(const struct app *app, const char *upload_id, const char *sha256,
@@ -82,8 +86,21 @@ int upload_check_url(const struct app *app, const char *upload_id, const char *s
 int upload_blob_expected(struct app *app, const char *upload_id, const char *sha256, int64_t now,
                          uint64_t *ret_size, struct be_diag *diag);
 
+/* An upload's state (its uploads.state, expires_at and version) at now as an
+ * error: BE_OK when open and unexpired, else BE_UPLOAD_COMMITTED or
+ * BE_UPLOAD_EXPIRED with a diag. */
+int upload_check_state(const char *state, int64_t expires_at, int64_t now, int64_t version,
+                       struct be_diag *diag);
+
 /* Records that blob sha256 (size bytes) is stored (after blob_writer_commit). */
 int upload_blob_stored(struct app *app, const char *sha256, uint64_t size, int64_t now);
+/* The same for n blobs, in one transaction. */
+int upload_blobs_stored(struct app *app, const struct blob_ref *blobs, size_t n, int64_t now);
+
+/* The signature (64 hex digits) of a pre-signed "PUT <path>" valid until
+ * expires_at: HMAC-SHA256 with the keyring's upload key over
+ * "PUT\n<path>\n<expires_at>". Blob URLs and archive URLs both use it. */
+void upload_sign(const struct app *app, const char *path, int64_t expires_at, char ret_sig[65]);
 
 /* CommitUpload: version N of the upload's environment. runtime is "nodejs",
  * "python3" or "exec"; entry names a file of the upload (for exec: the first
@@ -91,5 +108,14 @@ int upload_blob_stored(struct app *app, const char *sha256, uint64_t size, int64
 int upload_commit(struct app *app, const struct req_meta *meta, const struct principal *who,
                   const char *upload_id, const char *runtime, const char *entry,
                   const char *description, int64_t *ret_version, struct be_diag *diag);
+
+/* CommitUpload of an upload whose files were not listed at creation (an
+ * archive upload, devenv/upload_archive.h): in the commit's transaction, the
+ * upload's file list, count, bytes and manifest hash become m's (only while
+ * the upload is open), then everything as upload_commit. */
+int upload_commit_manifest(struct app *app, const struct req_meta *meta,
+                           const struct principal *who, const char *upload_id,
+                           const struct manifest *m, const char *runtime, const char *entry,
+                           const char *description, int64_t *ret_version, struct be_diag *diag);
 
 #endif

@@ -490,6 +490,15 @@ static const struct store_migration migrations[] = {
      "  used_ip TEXT"
      ");"
      "CREATE INDEX console_links_expiry ON console_links(expires_at);"},
+    {8, "archive uploads: the declared archive of an upload, and when it arrived",
+     /* An upload with a row here takes one archive (devenv/upload_archive.h)
+      * instead of a file list; the file is <data_dir>/uploads/<id>.archive. */
+     "CREATE TABLE archive_uploads ("
+     "  upload_id TEXT PRIMARY KEY,"
+     "  sha256 TEXT NOT NULL,"
+     "  size BIGINT NOT NULL,"
+     "  received_at BIGINT NOT NULL DEFAULT 0"
+     ");"},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

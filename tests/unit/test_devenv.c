@@ -1,5 +1,7 @@
-/* Manifest validation and the content-addressed blob store
- * (devenv/manifest.h, devenv/blobstore.h). */
+/* Manifest validation, the content-addressed blob store and archive
+ * unpacking (devenv/manifest.h, devenv/blobstore.h, devenv/unpack.h). */
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include "devenv/gc.h"
 #include "devenv/manifest.h"
 #include "devenv/release_source.h"
+#include "devenv/unpack.h"
 #include "testutil.h"
 
 static const struct manifest_limits lim = {100, 1000, 2500};
@@ -510,6 +513,318 @@ static void test_version_retention(void **state)
     assert_int_equal(st.versions, 0);
 }
 
+/* --- archive unpacking (devenv/unpack.h) ----------------------------------------- */
+
+/* One archive entry for make_archive: type AE_IFREG/AE_IFDIR/AE_IFLNK/...;
+ * link is a symlink target, or with hard set a hard link target. */
+struct ent {
+    const char *path;
+    unsigned type, perm;
+    const char *data;
+    size_t len; /* of data; with data NULL, that many zero bytes */
+    const char *link;
+    bool hard;
+};
+
+enum fmt { ZIP, TAR, TGZ };
+
+/* Writes entries to file with libarchive's writer. */
+static void make_archive(const char *file, enum fmt f, const struct ent *e, size_t n)
+{
+    struct archive *a = archive_write_new();
+    if (f == ZIP)
+        assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
+    else
+        assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    if (f == TGZ)
+        assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+    assert_int_equal(archive_write_open_filename(a, file), ARCHIVE_OK);
+    char *zeros = xcalloc(1, 65536);
+    for (size_t i = 0; i < n; i++) {
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_set_pathname(ae, e[i].path);
+        archive_entry_set_filetype(ae, e[i].type);
+        archive_entry_set_perm(ae, e[i].perm);
+        if (e[i].link && e[i].hard)
+            archive_entry_set_hardlink(ae, e[i].link);
+        else if (e[i].link)
+            archive_entry_set_symlink(ae, e[i].link);
+        if (e[i].type == AE_IFCHR)
+            archive_entry_set_rdev(ae, 0x0101);
+        size_t len = e[i].type == AE_IFREG && !e[i].hard ? e[i].len : 0;
+        archive_entry_set_size(ae, (la_int64_t)len);
+        int r = archive_write_header(a, ae); /* WARN: a name kept as raw bytes */
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            fail_msg("%s: %s", e[i].path, archive_error_string(a));
+        for (size_t off = 0; off < len;) {
+            size_t k = len - off < 65536 ? len - off : 65536;
+            assert_int_equal(archive_write_data(a, e[i].data ? e[i].data + off : zeros, k),
+                             (la_ssize_t)k);
+            off += k;
+        }
+        archive_entry_free(ae);
+    }
+    free(zeros);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+}
+
+#define FILE_(p, d)                                                                                \
+    {                                                                                              \
+        p, AE_IFREG, 0644, d, sizeof(d) - 1, NULL, false                                           \
+    }
+#define DIR_(p)                                                                                    \
+    {                                                                                              \
+        p, AE_IFDIR, 0755, NULL, 0, NULL, false                                                    \
+    }
+
+/* Unpacks e as format f against lim: the error (0 when accepted), its
+ * message into msg, the manifest into *ret (released by the caller when
+ * accepted; ret may be NULL). */
+static int unpack_ents(struct test_app *t, enum fmt f, const struct ent *e, size_t n,
+                       const struct manifest_limits *l, char msg[512], struct unpack *ret)
+{
+    char file[128];
+    snprintf(file, sizeof(file), "%s/test.archive", t->dir);
+    make_archive(file, f, e, n);
+    struct unpack u;
+    struct be_diag d = {""};
+    unpack_init(&u);
+    int rc = unpack_archive(&t->app, file, l, &u, &d);
+    snprintf(msg, 512, "%s", d.msg);
+    if (rc == BE_OK)
+        assert_int_equal(u.nblobs, u.manifest.n);
+    if (ret)
+        *ret = u;
+    else
+        unpack_release(&u);
+    return rc;
+}
+
+static void test_unpack_good(void **state)
+{
+    struct test_app *t = *state;
+    char msg[512], hex[65];
+    for (enum fmt f = ZIP; f <= TGZ; f++) {
+        struct ent e[] = {
+            DIR_("./"),
+            DIR_("./lib/"),
+            {"./app.js", AE_IFREG, 0700, "console.log(1)\n", 15, NULL, false},
+            FILE_("./lib/a.js", "same"),
+            FILE_("lib/b.js", "same"),
+            FILE_("目录/文件.txt", "utf-8 name"),
+            FILE_("empty", ""),
+        };
+        struct unpack u;
+        assert_int_equal(unpack_ents(t, f, e, 7, &lim, msg, &u), BE_OK);
+        struct manifest *m = &u.manifest;
+        assert_int_equal(m->n, 5);
+        assert_string_equal(m->files[0].path, "app.js");
+        assert_int_equal(m->files[0].mode, 0755);
+        assert_int_equal(m->files[0].size, 15);
+        hex_of("console.log(1)\n", 15, hex);
+        assert_string_equal(m->files[0].sha256, hex);
+        assert_true(blobstore_has(&t->app, hex, 15));
+        assert_string_equal(m->files[1].path, "empty");
+        assert_int_equal(m->files[1].size, 0);
+        assert_string_equal(m->files[2].path, "lib/a.js");
+        assert_int_equal(m->files[2].mode, 0644);
+        assert_string_equal(m->files[2].sha256, m->files[3].sha256);
+        assert_string_equal(m->files[4].path, "目录/文件.txt");
+        assert_int_equal(m->bytes, 15 + 4 + 4 + 10);
+        unpack_release(&u);
+    }
+    /* no temporary file left behind */
+    char tmp[128];
+    snprintf(tmp, sizeof(tmp), "%s/objects/tmp", t->dir);
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *de;
+    size_t left = 0;
+    while ((de = readdir(d)))
+        left += de->d_name[0] != '.' || !strncmp(de->d_name, ".tmp-", 5);
+    closedir(d);
+    assert_int_equal(left, 0);
+}
+
+/* One hostile case: its format, entries, the error and a word of its
+ * message. */
+struct hostile {
+    enum fmt f;
+    struct ent e[4];
+    size_t n;
+    int err;
+    const char *says;
+};
+
+static void test_unpack_hostile(void **state)
+{
+    struct test_app *t = *state;
+    char msg[512];
+    static const struct hostile cases[] = {
+        {ZIP, {FILE_("../evil", "x")}, 1, BE_ARCHIVE_INVALID, "'..'"},
+        {TAR, {FILE_("a/../../evil", "x")}, 1, BE_ARCHIVE_INVALID, "'..'"},
+        {ZIP, {FILE_("/etc/passwd", "x")}, 1, BE_ARCHIVE_INVALID, "absolute"},
+        {TAR, {FILE_("/abs", "x")}, 1, BE_ARCHIVE_INVALID, "absolute"},
+        {ZIP, {FILE_("a\x01z", "x")}, 1, BE_ARCHIVE_INVALID, "control"},
+        {TAR, {FILE_("a\\b", "x")}, 1, BE_ARCHIVE_INVALID, "backslash"},
+        {TAR, {FILE_("caf\xe9", "x")}, 1, BE_ARCHIVE_INVALID, "UTF-8"},
+        {ZIP,
+         {{"link", AE_IFLNK, 0777, NULL, 0, "/etc/passwd", false}},
+         1,
+         BE_ARCHIVE_INVALID,
+         "symbolic link"},
+        {TAR,
+         {{"link", AE_IFLNK, 0777, NULL, 0, "../../x", false}},
+         1,
+         BE_ARCHIVE_INVALID,
+         "symbolic link"},
+        {TAR,
+         {FILE_("a", "x"), {"b", AE_IFREG, 0644, NULL, 0, "a", true}},
+         2,
+         BE_ARCHIVE_INVALID,
+         "hard link"},
+        {TAR,
+         {{"dev", AE_IFCHR, 0644, NULL, 0, NULL, false}},
+         1,
+         BE_ARCHIVE_INVALID,
+         "character device"},
+        {TAR, {{"fifo", AE_IFIFO, 0644, NULL, 0, NULL, false}}, 1, BE_ARCHIVE_INVALID, "FIFO"},
+        {ZIP, {FILE_("x", "1"), FILE_("x", "2")}, 2, BE_ARCHIVE_INVALID, "twice"},
+        {TAR, {FILE_("a", "1"), FILE_("a/b", "2")}, 2, BE_ARCHIVE_INVALID, "both a file"},
+        {TAR, {FILE_("a", "1"), DIR_("a/")}, 2, BE_ARCHIVE_INVALID, "both a file"},
+        {TAR, {FILE_("a", "1"), DIR_("a/b/")}, 2, BE_ARCHIVE_INVALID, "both a file"},
+        {ZIP, {DIR_("only/")}, 1, BE_ARCHIVE_INVALID, "no file"},
+        /* a file that expands past the per-file limit (1000) */
+        {ZIP,
+         {{"big", AE_IFREG, 0644, NULL, 1001, NULL, false}},
+         1,
+         BE_ARCHIVE_LIMIT,
+         "max_blob_bytes"},
+        {TGZ,
+         {{"big", AE_IFREG, 0644, NULL, 5000, NULL, false}},
+         1,
+         BE_ARCHIVE_LIMIT,
+         "max_blob_bytes"},
+        /* files that add up past the total (2500) */
+        {ZIP,
+         {{"a", AE_IFREG, 0644, NULL, 900, NULL, false},
+          {"b", AE_IFREG, 0644, NULL, 900, NULL, false},
+          {"c", AE_IFREG, 0644, NULL, 900, NULL, false}},
+         3,
+         BE_ARCHIVE_LIMIT,
+         "max_version_bytes"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = unpack_ents(t, cases[i].f, cases[i].e, cases[i].n, &lim, msg, NULL);
+        if (rc != cases[i].err || !strstr(msg, cases[i].says))
+            fail_msg("case %zu: %d (%s), want %d with \"%s\"", i, rc, msg, cases[i].err,
+                     cases[i].says);
+    }
+}
+
+static void test_unpack_limits_and_garbage(void **state)
+{
+    struct test_app *t = *state;
+    char msg[512];
+    /* more files than max_files (3 here), counted as they come */
+    const struct manifest_limits three = {3, 1000, 2500};
+    struct ent four[] = {FILE_("a", "1"), FILE_("b", "2"), FILE_("c", "3"), FILE_("d", "4")};
+    assert_int_equal(unpack_ents(t, TAR, four, 4, &three, msg, NULL), BE_ARCHIVE_LIMIT);
+    assert_non_null(strstr(msg, "more than 3 files"));
+    assert_int_equal(unpack_ents(t, TAR, four, 3, &three, msg, NULL), BE_OK);
+    /* directories count too, up to twice max_files entries */
+    struct ent dirs[] = {DIR_("d1/"), DIR_("d2/"), DIR_("d3/"), DIR_("d4/")};
+    const struct manifest_limits one = {1, 1000, 2500};
+    assert_int_equal(unpack_ents(t, TAR, dirs, 4, &one, msg, NULL), BE_ARCHIVE_LIMIT);
+    assert_non_null(strstr(msg, "entries"));
+    /* a zip's central directory is bounded before libarchive reads it */
+    assert_int_equal(unpack_ents(t, ZIP, four, 4, &one, msg, NULL), BE_ARCHIVE_LIMIT);
+    assert_non_null(strstr(msg, "more than 2 entries"));
+    /* a compression bomb: 64 MiB of zeros is a few KiB of zip; reading stops
+     * at the limit */
+    struct ent bomb[] = {{"bomb", AE_IFREG, 0644, NULL, 64u << 20, NULL, false}};
+    char file[128];
+    snprintf(file, sizeof(file), "%s/test.archive", t->dir);
+    make_archive(file, ZIP, bomb, 1);
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    assert_true(st.st_size < 1 << 20);
+    const struct manifest_limits big = {10, 100u << 20, 1u << 20};
+    struct unpack u;
+    struct be_diag d = {""};
+    unpack_init(&u);
+    assert_int_equal(unpack_archive(&t->app, file, &big, &u, &d), BE_ARCHIVE_LIMIT);
+    assert_non_null(strstr(d.msg, "max_version_bytes"));
+    assert_int_equal(u.nblobs, 0);
+    unpack_release(&u);
+    /* not an archive at all, and a truncated one */
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fputs("this is not an archive, just some text that goes on for a while\n", fp);
+    fclose(fp);
+    unpack_init(&u);
+    assert_int_equal(unpack_archive(&t->app, file, &lim, &u, &d), BE_ARCHIVE_INVALID);
+    assert_non_null(strstr(d.msg, "not a zip, tar or tar.gz"));
+    unpack_release(&u);
+    struct ent good[] = {{"a", AE_IFREG, 0644, NULL, 900, NULL, false}};
+    make_archive(file, TGZ, good, 1);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(truncate(file, st.st_size / 2), 0);
+    unpack_init(&u);
+    assert_int_not_equal(unpack_archive(&t->app, file, &lim, &u, &d), BE_OK);
+    unpack_release(&u);
+    /* the blobs of a failed unpacking are listed (for the GC to find) */
+    struct ent dup[] = {FILE_("x", "first"), FILE_("y", "second"), FILE_("x", "third")};
+    make_archive(file, ZIP, dup, 3);
+    unpack_init(&u);
+    assert_int_equal(unpack_archive(&t->app, file, &lim, &u, &d), BE_ARCHIVE_INVALID);
+    assert_int_equal(u.nblobs, 3);
+    assert_int_equal(u.manifest.n, 0);
+    unpack_release(&u);
+}
+
+/* The unnamed blob writer: named at commit by its bytes; an existing blob
+ * is kept; more than the ceiling is refused. */
+static void test_blob_unnamed(void **state)
+{
+    struct test_app *t = *state;
+    char hex[65], want[65];
+    struct blob_writer *w;
+    hex_of("abc", 3, want);
+    assert_int_equal(blob_writer_open_unnamed(&t->app, 3, &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, "abc", 3, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, "d", 1, NULL), BE_DIGEST_MISMATCH);
+    assert_int_equal(blob_writer_commit_unnamed(w, hex, NULL), BE_OK);
+    assert_string_equal(hex, want);
+    assert_true(blobstore_has(&t->app, want, 3));
+    assert_int_equal(blob_writer_open_unnamed(&t->app, 10, &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_write(w, "abc", 3, NULL), BE_OK);
+    assert_int_equal(blob_writer_commit_unnamed(w, hex, NULL), BE_OK);
+    assert_string_equal(hex, want);
+    assert_int_equal(blob_writer_open_unnamed(&t->app, 10, &w, NULL), BE_OK);
+    assert_int_equal(blob_writer_commit(w, NULL), BE_INTERNAL);
+    assert_int_equal(temp_files(&t->app, want), 0);
+}
+
+/* The UTF-8 rule of manifest paths (archive names are raw bytes). */
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_int_equal(manifest_utf8_char("a", 1), 1);
+    assert_int_equal(manifest_utf8_char("\xc3\xa9", 2), 2);
+    assert_int_equal(manifest_utf8_char("\xe7\x9b\xae", 3), 3);
+    assert_int_equal(manifest_utf8_char("\xf0\x9f\x98\x80", 4), 4);
+    assert_int_equal(manifest_utf8_char("\xc3", 1), 0);             /* truncated */
+    assert_int_equal(manifest_utf8_char("\xc0\xaf", 2), 0);         /* overlong '/' */
+    assert_int_equal(manifest_utf8_char("\xed\xa0\x80", 3), 0);     /* surrogate */
+    assert_int_equal(manifest_utf8_char("\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
+    assert_int_equal(manifest_utf8_char("\xff", 1), 0);
+    assert_int_equal(manifest_check_path("caf\xe9", 4, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(manifest_check_path("a\xc0\xaf..", 5, NULL), BE_MANIFEST_INVALID);
+    assert_int_equal(manifest_check_path("café", strlen("café"), NULL), BE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +837,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unpack_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unpack_hostile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unpack_limits_and_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_unnamed, setup, teardown),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
