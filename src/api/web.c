@@ -127,6 +127,10 @@ static const struct http_route routes[] = {
     {"GET", "/static/", true, static_file, "static"},
     {"GET", "/healthz", false, healthz, "healthz"},
     {"GET", "/metrics", false, metrics, "metrics"},
+    {"POST", "/console/login/subuser", false, web_console_sub_login, "console_sub_login"},
+    {"GET", "/console/switch", false, web_console_collaborations, "console_collaborations"},
+    {"POST", "/console/switch", false, web_console_switch, "console_switch"},
+    {"GET", "/cam/", true, web_page_cam, "page_cam"},
 };
 
 const struct http_route *web_routes(size_t *ret_count)
