@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/err.h"
 #include "core/banned.h"
 
@@ -15,16 +16,26 @@ struct create_ctx {
     const struct req_meta *meta;
     const struct session *s;
     const unsigned char *old_hash;
+    /* session_rotate: the old session must exist, and this row is written
+     * with the change. */
+    bool require_old;
+    const struct audit_entry *audit;
 };
 
 static int create_fn(struct store_conn *c, void *arg)
 {
     struct create_ctx *ctx = arg;
     const struct session *s = ctx->s;
+    int64_t gone = 0;
     int rc;
     if (ctx->old_hash &&
         (rc = store_exec(c, "DELETE FROM sessions WHERE id_hash = $1",
-                         SV_ARGS(SV_BLOB(ctx->old_hash, CRYPTO_SHA256_LEN)), NULL)))
+                         SV_ARGS(SV_BLOB(ctx->old_hash, CRYPTO_SHA256_LEN)), &gone)))
+        return rc;
+    /* Two requests rotating one session: the second finds it gone. */
+    if (ctx->require_old && gone != 1)
+        return BE_SESSION_INVALID;
+    if (ctx->audit && (rc = audit_record(c, ctx->meta, ctx->audit)))
         return rc;
     return store_exec(c,
                       "INSERT INTO sessions (id_hash, uin, owner_uin, kind, created_at,"
@@ -38,8 +49,9 @@ static int create_fn(struct store_conn *c, void *arg)
                       NULL);
 }
 
-int session_create(struct app *app, const struct req_meta *meta, const struct principal *who,
-                   const char *old_token, struct buf *ret_token, struct session *ret)
+static int create(struct app *app, const struct req_meta *meta, const struct principal *who,
+                  const char *old_token, bool require_old, const struct audit_entry *audit,
+                  struct buf *ret_token, struct session *ret)
 {
     struct buf token = BUF_INIT;
     struct session s;
@@ -53,7 +65,7 @@ int session_create(struct app *app, const struct req_meta *meta, const struct pr
     s.expires_at = meta->now + (int64_t)app->cfg->session_absolute_timeout;
     if (old_token)
         hash_token(old_token, old_hash);
-    struct create_ctx ctx = {meta, &s, old_token ? old_hash : NULL};
+    struct create_ctx ctx = {meta, &s, old_token ? old_hash : NULL, require_old, audit};
     int rc = store_tx(app->store, create_fn, &ctx);
     if (rc == BE_OK) {
         buf_add(ret_token, token.data, token.len);
@@ -62,6 +74,21 @@ int session_create(struct app *app, const struct req_meta *meta, const struct pr
     crypto_wipe(token.data, token.len);
     buf_release(&token);
     return rc;
+}
+
+int session_create(struct app *app, const struct req_meta *meta, const struct principal *who,
+                   const char *old_token, struct buf *ret_token, struct session *ret)
+{
+    return create(app, meta, who, old_token, false, NULL, ret_token, ret);
+}
+
+int session_rotate(struct app *app, const struct req_meta *meta, const struct principal *who,
+                   const char *old_token, const struct audit_entry *audit, struct buf *ret_token,
+                   struct session *ret)
+{
+    if (!old_token)
+        return BE_SESSION_INVALID;
+    return create(app, meta, who, old_token, true, audit, ret_token, ret);
 }
 
 struct lookup_ctx {

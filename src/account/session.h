@@ -32,6 +32,15 @@ struct session {
  * id is rotated at every sign-in). */
 int session_create(struct app *app, const struct req_meta *meta, const struct principal *who,
                    const char *old_token, struct buf *ret_token, struct session *ret);
+/* Replaces the session of old_token with a new one for who (switching
+ * developer changes a session's principal: a new token, the old one ended),
+ * writing audit (may be NULL) in the same transaction. BE_SESSION_INVALID
+ * when old_token names no session, so that of two requests racing with one
+ * token only one gets a session. */
+struct audit_entry;
+int session_rotate(struct app *app, const struct req_meta *meta, const struct principal *who,
+                   const char *old_token, const struct audit_entry *audit, struct buf *ret_token,
+                   struct session *ret);
 /* Resolves a cookie token. BE_SESSION_INVALID when unknown or expired. */
 int session_lookup(struct app *app, const char *token, int64_t now, struct session *ret);
 /* Ends the session of token (no error if there is none). */

@@ -7,6 +7,7 @@
 #include "account/session.h"
 #include "api/action.h"
 #include "api/web.h"
+#include "cam/console.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/banned.h"
@@ -77,8 +78,11 @@ static json_t *parse_body(struct http_request *req, struct be_diag *diag, int *r
     return v;
 }
 
+/* The session as the console sees it. For a collaborator Email and
+ * RegisteredVia are its own account's; UserName is its name in the owner
+ * account (a sub-user's name, a collaborator's name there, "" for a root). */
 static json_t *session_json(const struct web *w, const struct session *s,
-                            const struct account *acct)
+                            const struct account *acct, const char *user_name)
 {
     char csrf[SESSION_CSRF_LEN + 1];
     session_csrf_token(w->app, s, csrf);
@@ -89,6 +93,7 @@ static json_t *session_json(const struct web *w, const struct session *s,
     json_object_set_new(o, "Kind", json_string(principal_kind_name(s->who.kind)));
     json_object_set_new(o, "Email", json_string(acct ? acct->email : ""));
     json_object_set_new(o, "RegisteredVia", json_string(acct ? acct->registered_via : ""));
+    json_object_set_new(o, "UserName", json_string(user_name ? user_name : ""));
     json_object_set_new(o, "CsrfToken", json_string(csrf));
     api_set_time(o, "ExpiresAt", s->expires_at);
     return o;
@@ -108,7 +113,7 @@ static void start_session(struct web *w, struct http_request *req, const struct 
     }
     set_session_cookie(w, req, token.data, (int64_t)w->app->cfg->session_absolute_timeout);
     http_resp_header(req, "Cache-Control", "no-store");
-    web_reply_ok(req, session_json(w, &s, acct));
+    web_reply_ok(req, session_json(w, &s, acct, NULL));
 out:
     buf_release(&token);
 }
@@ -156,13 +161,21 @@ void web_console_login(struct http_request *req, void *ctx)
 }
 
 /* Resolves the session cookie, and for state-changing requests the CSRF
- * header too. */
+ * header too. A sub-user or collaborator session whose principal may no
+ * longer use the console (deleted, console login off, collaboration
+ * removed) ends here, at its first request after the change. */
 static int authenticate(struct web *w, struct http_request *req, bool state_changing,
-                        struct session *ret)
+                        struct session *ret, struct cam_user *ret_user, struct be_diag *diag)
 {
-    int rc = session_lookup(w->app, http_req_cookie(req, SESSION_COOKIE), time_now(), ret);
+    const char *token = http_req_cookie(req, SESSION_COOKIE);
+    int rc = session_lookup(w->app, token, time_now(), ret);
     if (rc)
         return rc;
+    if ((rc = cam_console_check(w->app, &ret->who, ret_user, diag))) {
+        if (rc == BE_SESSION_INVALID)
+            session_destroy(w->app, token);
+        return rc;
+    }
     if (state_changing) {
         if ((rc = check_origin(w, req)))
             return rc;
@@ -176,11 +189,12 @@ void web_console_logout(struct http_request *req, void *ctx)
 {
     struct web *w = ctx;
     struct session s;
-    int rc = authenticate(w, req, true, &s);
+    struct be_diag diag = {""};
+    int rc = authenticate(w, req, true, &s, NULL, &diag);
     if (rc == BE_OK)
         rc = session_destroy(w->app, http_req_cookie(req, SESSION_COOKIE));
     if (rc) {
-        web_reply_error(req, rc, NULL);
+        web_reply_error(req, rc, &diag);
         return;
     }
     set_session_cookie(w, req, "", 0);
@@ -191,18 +205,14 @@ void web_console_session(struct http_request *req, void *ctx)
 {
     struct web *w = ctx;
     struct session s;
-    struct account acct;
-    int rc = authenticate(w, req, false, &s);
-    if (rc == BE_OK)
-        rc = account_get(w->app, s.who.uin, &acct);
-    if (rc == BE_NOT_FOUND)
-        rc = BE_SESSION_INVALID;
+    struct cam_user u;
+    struct be_diag diag = {""};
+    int rc = authenticate(w, req, false, &s, &u, &diag);
     if (rc) {
-        web_reply_error(req, rc, NULL);
+        web_reply_error(req, rc, &diag);
         return;
     }
-    http_resp_header(req, "Cache-Control", "no-store");
-    web_reply_ok(req, session_json(w, &s, &acct));
+    web_console_reply_session(w, req, &s, s.who.kind == PRINCIPAL_ROOT ? NULL : u.name);
 }
 
 void web_console_api(struct http_request *req, void *ctx)
@@ -212,7 +222,7 @@ void web_console_api(struct http_request *req, void *ctx)
     struct be_diag diag = {""};
     const struct api_action *action;
     json_t *params = NULL;
-    int rc = authenticate(w, req, true, &s);
+    int rc = authenticate(w, req, true, &s, NULL, &diag);
     if (rc)
         goto fail;
     const char *name = http_req_header(req, "X-TC-Action");
@@ -242,7 +252,57 @@ int web_console_check_origin(const struct web *w, struct http_request *req)
 
 int web_console_session_of(struct web *w, struct http_request *req, struct session *ret)
 {
-    return authenticate(w, req, false, ret);
+    struct be_diag diag;
+    return authenticate(w, req, false, ret, NULL, &diag);
+}
+
+int web_console_authenticate(struct web *w, struct http_request *req, bool state_changing,
+                             struct session *ret, struct cam_user *ret_user, struct be_diag *diag)
+{
+    return authenticate(w, req, state_changing, ret, ret_user, diag);
+}
+
+int web_console_start_session(struct web *w, struct http_request *req, const struct req_meta *meta,
+                              const struct principal *who, const struct audit_entry *rotate_audit,
+                              struct session *ret)
+{
+    const char *old = http_req_cookie(req, SESSION_COOKIE);
+    struct buf token = BUF_INIT;
+    int rc = rotate_audit ? session_rotate(w->app, meta, who, old, rotate_audit, &token, ret)
+                          : session_create(w->app, meta, who, old, &token, ret);
+    if (rc == BE_OK) {
+        set_session_cookie(w, req, token.data, (int64_t)w->app->cfg->session_absolute_timeout);
+        http_resp_header(req, "Cache-Control", "no-store");
+    }
+    crypto_wipe(token.data, token.len);
+    buf_release(&token);
+    return rc;
+}
+
+void web_console_reply_session(struct web *w, struct http_request *req, const struct session *s,
+                               const char *user_name)
+{
+    struct account acct;
+    struct cam_user u;
+    struct be_diag diag = {""};
+    const struct account *ap = NULL;
+    int rc = BE_OK;
+    /* A root (switched or not) shows its own account; a sub-user has none. */
+    if (s->who.kind != PRINCIPAL_SUB_USER) {
+        rc = account_get(w->app, s->who.uin, &acct);
+        if (rc == BE_NOT_FOUND)
+            rc = BE_SESSION_INVALID;
+        ap = &acct;
+    }
+    if (rc == BE_OK && !user_name && s->who.kind != PRINCIPAL_ROOT &&
+        (rc = cam_console_check(w->app, &s->who, &u, &diag)) == BE_OK)
+        user_name = u.name;
+    if (rc) {
+        web_reply_error(req, rc, &diag);
+        return;
+    }
+    http_resp_header(req, "Cache-Control", "no-store");
+    web_reply_ok(req, session_json(w, s, ap, user_name));
 }
 
 bool web_console_cookie_secure(const struct web *w, struct http_request *req)

@@ -149,6 +149,10 @@ static const struct http_route routes[] = {
     {"GET", "/console/signin/failed", false, web_page_signin, "page_signin_failed"},
     {"GET", "/device", false, web_page_device, "page_device"},
     {"GET", "/devices", false, web_page_device, "page_devices"},
+    {"POST", "/console/login/subuser", false, web_console_sub_login, "console_sub_login"},
+    {"GET", "/console/switch", false, web_console_collaborations, "console_collaborations"},
+    {"POST", "/console/switch", false, web_console_switch, "console_switch"},
+    {"GET", "/cam/", true, web_page_cam, "page_cam"},
 };
 
 static const struct http_route stream_routes[] = {

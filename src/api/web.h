@@ -79,6 +79,27 @@ int web_console_sign_in(struct web *w, struct http_request *req, const struct re
 int web_console_sign_in_as(struct web *w, struct http_request *req, const struct req_meta *meta,
                            const struct principal *who, struct session *ret);
 
+/* For the access-management console endpoints (api/console_cam.c):
+ * authenticate() with a diag and, for a sub-user or collaborator, its user;
+ * a new session for who with its cookie (rotate_audit non-NULL: the
+ * browser's session must exist and is replaced, the audit row written with
+ * it — switching developer); the session reply of GET /console/session
+ * (user_name NULL: looked up). */
+struct cam_user;
+struct audit_entry;
+int web_console_authenticate(struct web *w, struct http_request *req, bool state_changing,
+                             struct session *ret, struct cam_user *ret_user, struct be_diag *diag);
+int web_console_start_session(struct web *w, struct http_request *req, const struct req_meta *meta,
+                              const struct principal *who, const struct audit_entry *rotate_audit,
+                              struct session *ret);
+void web_console_reply_session(struct web *w, struct http_request *req, const struct session *s,
+                               const char *user_name);
+/* Access management (api/console_cam.c, docs/cam.md "Console"). */
+void web_console_sub_login(struct http_request *req, void *ctx); /* POST /console/login/subuser */
+void web_console_switch(struct http_request *req, void *ctx);    /* POST /console/switch */
+void web_console_collaborations(struct http_request *req, void *ctx); /* GET /console/switch */
+void web_page_cam(struct http_request *req, void *ctx);               /* GET /cam/... */
+
 /* Answers with the API envelope (HTTP 200, Content-Type application/json). */
 void web_reply_error(struct http_request *req, int err, const struct be_diag *diag);
 void web_reply_ok(struct http_request *req, json_t *out /* stolen */);

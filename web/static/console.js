@@ -129,6 +129,31 @@
     return NEXT_RE.test(next) ? next : '/account';
   }
 
+  i18n.extend({
+    'zh-CN': {
+      'login.modeLabel': '登录方式',
+      'login.modeRoot': '主账号登录',
+      'login.modeSub': '子用户登录',
+      'login.subLead': '子用户使用主账号 ID、子用户名和密码登录。',
+      'form.ownerUin': '主账号 ID',
+      'form.userName': '子用户名',
+      'err.InvalidParameter.UserNameIllegal': '子用户名不符合规则',
+      'err.subLogin': '子用户登录失败',
+      'err.FailedOperation.LoginFailed.sub': '主账号 ID、子用户名或密码错误'
+    },
+    en: {
+      'login.modeLabel': 'Sign-in type',
+      'login.modeRoot': 'Root account',
+      'login.modeSub': 'Sub-user',
+      'login.subLead': 'A sub-user signs in with the owner account ID, the user name and the password.',
+      'form.ownerUin': 'Owner account ID',
+      'form.userName': 'Sub-user name',
+      'err.InvalidParameter.UserNameIllegal': 'The sub-user name is not valid',
+      'err.subLogin': 'Sub-user sign-in failed',
+      'err.FailedOperation.LoginFailed.sub': 'Wrong owner account ID, user name or password'
+    }
+  });
+
   // Which field an error code is about, to mark it invalid.
   var FIELD_OF_CODE = {
     'InvalidParameterValue': 'email',
@@ -136,24 +161,25 @@
     'InvalidParameter.PasswordViolatedRules': 'password',
     'FailedOperation.LoginFailed': 'password'
   };
+  var SUB_FIELD_OF_CODE = {
+    'InvalidParameterValue': 'sub-owner',
+    'MissingParameter': 'sub-owner',
+    'InvalidParameter.UserNameIllegal': 'sub-name',
+    'FailedOperation.LoginFailed': 'sub-password'
+  };
 
-  function initAuthPage() {
-    var form = $('auth-form');
-    var email = $('email');
-    var password = $('password');
-    var button = $('submit');
-    var label = $('submit-label');
-    var endpoint = form.getAttribute('data-endpoint');
-    var errorTitle = form.getAttribute('data-error-title');
-    var busyKey = form.getAttribute('data-busy-label');
-    var idleKey = label.getAttribute('data-i18n');
+  // One credentials form: o.form, o.inputs, o.button, o.label, o.errorPrefix,
+  // o.fieldOf (code -> input id), o.body() (the request body), o.endpoint,
+  // o.errorTitle, o.busyKey, o.titleOf (code -> a more specific title key).
+  function initForm(o) {
+    var idleKey = o.label.getAttribute('data-i18n');
     var busy = false;
     var waitUntil = 0;
     var waitTimer = null;
 
     function markInvalid(code) {
-      var field = FIELD_OF_CODE[code];
-      [email, password].forEach(function (input) {
+      var field = o.fieldOf[code];
+      o.inputs.forEach(function (input) {
         if (input.id === field)
           input.setAttribute('aria-invalid', 'true');
         else
@@ -166,47 +192,50 @@
     function tick() {
       var left = Math.ceil((waitUntil - Date.now()) / 1000);
       if (left > 0) {
-        setText(label, 'form.retryIn', { s: left });
+        setText(o.label, 'form.retryIn', { s: left });
         return;
       }
       clearInterval(waitTimer);
       waitTimer = null;
-      button.disabled = false;
-      setText(label, idleKey);
+      o.button.disabled = false;
+      setText(o.label, idleKey);
     }
 
     function waitFor(seconds) {
       waitUntil = Date.now() + seconds * 1000;
-      button.disabled = true;
+      o.button.disabled = true;
       if (!waitTimer)
         waitTimer = setInterval(tick, 1000);
       tick();
     }
 
     // An edited field is no longer the one the last error was about.
-    [email, password].forEach(function (input) {
+    o.inputs.forEach(function (input) {
       input.addEventListener('input', function () {
         input.removeAttribute('aria-invalid');
       });
     });
 
-    form.addEventListener('submit', async function (ev) {
+    o.form.addEventListener('submit', async function (ev) {
       ev.preventDefault();
       if (busy || waitTimer)
         return;
       busy = true;
-      hideError('form-error');
-      setBusy(button, label, true, busyKey, idleKey);
+      hideError(o.errorPrefix);
+      setBusy(o.button, o.label, true, o.busyKey, idleKey);
       try {
-        await call('POST', endpoint, { Email: email.value.trim(), Password: password.value });
+        await call('POST', o.endpoint, o.body());
         // Stay busy while the browser leaves for the account page.
         window.location.assign(nextPage());
         return;
       } catch (err) {
-        showError('form-error', errorTitle, err);
+        showError(o.errorPrefix, o.errorTitle, err);
+        var specific = o.titleOf && o.titleOf[err.code];
+        if (specific)
+          setText($(o.errorPrefix + '-title'), specific);
         markInvalid(err.code);
         busy = false;
-        setBusy(button, label, false, busyKey, idleKey);
+        setBusy(o.button, o.label, false, o.busyKey, idleKey);
         if (err.retryAfter)
           waitFor(err.retryAfter);
       }
@@ -222,9 +251,79 @@
     window.addEventListener('pageshow', function (ev) {
       if (ev.persisted && busy) {
         busy = false;
-        setBusy(button, label, false, busyKey, idleKey);
+        setBusy(o.button, o.label, false, o.busyKey, idleKey);
       }
     });
+  }
+
+  // The login page's two modes: root account (email) and sub-user (owner
+  // account ID + name). ?owner=<account ID> opens the sub-user mode with the
+  // owner filled in (the login link an owner gives its sub-users).
+  function initLoginModes() {
+    var tabs = [$('mode-root'), $('mode-sub')];
+    var panels = { 'mode-root': $('auth-form'), 'mode-sub': $('sub-form') };
+    function select(id, focus) {
+      tabs.forEach(function (tab) {
+        var on = tab.id === id;
+        tab.setAttribute('aria-selected', String(on));
+        tab.tabIndex = on ? 0 : -1;
+        panels[tab.id].hidden = !on;
+      });
+      $('login-lead').setAttribute('data-i18n', id === 'mode-sub' ? 'login.subLead' : 'login.lead');
+      $('login-lead').textContent = t($('login-lead').getAttribute('data-i18n'));
+      if (focus)
+        (id === 'mode-sub' ? ($('sub-owner').value ? $('sub-name') : $('sub-owner')) : $('email')).focus();
+    }
+    tabs.forEach(function (tab, i) {
+      tab.addEventListener('click', function () {
+        select(tab.id, true);
+      });
+      tab.addEventListener('keydown', function (ev) {
+        if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight')
+          return;
+        var next = tabs[(i + 1) % tabs.length];
+        select(next.id, false);
+        next.focus();
+      });
+    });
+    var owner = new URLSearchParams(window.location.search).get('owner');
+    if (owner && /^\d{1,12}$/.test(owner)) {
+      $('sub-owner').value = owner;
+      select('mode-sub', true);
+    } else {
+      select('mode-root', false);
+    }
+  }
+
+  function initAuthPage() {
+    var email = $('email');
+    var password = $('password');
+    var form = $('auth-form');
+    initForm({
+      form: form, inputs: [email, password], button: $('submit'), label: $('submit-label'),
+      errorPrefix: 'form-error', fieldOf: FIELD_OF_CODE,
+      endpoint: form.getAttribute('data-endpoint'),
+      errorTitle: form.getAttribute('data-error-title'),
+      busyKey: form.getAttribute('data-busy-label'),
+      body: function () {
+        return { Email: email.value.trim(), Password: password.value };
+      }
+    });
+    if ($('sub-form')) {
+      var owner = $('sub-owner');
+      var name = $('sub-name');
+      var subPassword = $('sub-password');
+      initForm({
+        form: $('sub-form'), inputs: [owner, name, subPassword], button: $('sub-submit'),
+        label: $('sub-submit-label'), errorPrefix: 'sub-error', fieldOf: SUB_FIELD_OF_CODE,
+        endpoint: '/console/login/subuser', errorTitle: 'err.subLogin', busyKey: 'login.busy',
+        titleOf: { 'FailedOperation.LoginFailed': 'err.FailedOperation.LoginFailed.sub' },
+        body: function () {
+          return { OwnerUin: owner.value.trim(), UserName: name.value.trim(), Password: subPassword.value };
+        }
+      });
+      initLoginModes();
+    }
 
     // Already signed in: the account page is where this page would lead.
     var next = nextPage();
@@ -236,15 +335,12 @@
   /* ---- Account information ------------------------------------------ */
 
   function initAccountPage() {
-    var csrf = '';
     var uin = '';
     var copyTimer = null;
-    var logout = $('logout');
-    var logoutLabel = $('logout-label');
+    var shell = window.BinderyShell;
 
     function render(s) {
       uin = s.Uin;
-      csrf = s.CsrfToken;
       setRaw($('uin'), s.Uin);
       setRaw($('email'), s.Email || '—');
       setRaw($('appid'), String(s.AppId));
@@ -261,26 +357,11 @@
       var showOwner = Boolean(s.OwnerUin) && s.OwnerUin !== s.Uin;
       setRaw($('owner'), showOwner ? s.OwnerUin : '');
       $('owner-row').hidden = !showOwner;
-      setRaw($('topbar-email'), s.Email || s.Uin);
-      $('topbar-user').hidden = false;
+      var showName = Boolean(s.UserName);
+      setRaw($('user-name'), s.UserName || '');
+      $('user-name-row').hidden = !showName;
       $('loading').hidden = true;
       $('account-card').hidden = false;
-      logout.disabled = false;
-    }
-
-    async function load() {
-      try {
-        var s = await getSession();
-        hideError('page-error');
-        render(s);
-      } catch (err) {
-        if (err.code === SESSION_INVALID) {
-          window.location.replace('/');
-          return;
-        }
-        $('loading').hidden = true;
-        showError('page-error', 'err.session', err);
-      }
     }
 
     async function copyText(text) {
@@ -331,54 +412,18 @@
       }, ok ? 2500 : 6000);
     });
 
-    async function signOut() {
-      try {
-        await call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
-      } catch (err) {
-        if (err.code !== CSRF_INVALID)
-          throw err;
-        // Another tab signed in again and rotated the session: take the
-        // current token and try once more.
-        csrf = (await getSession()).CsrfToken;
-        await call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
-      }
-    }
-
-    logout.addEventListener('click', async function () {
-      setBusy(logout, logoutLabel, true, 'account.loggingOut', 'account.logout');
-      hideError('page-error');
-      try {
-        await signOut();
-      } catch (err) {
-        if (err.code !== SESSION_INVALID) {
-          showError('page-error', 'err.logout', err);
-          setBusy(logout, logoutLabel, false, 'account.loggingOut', 'account.logout');
-          return;
-        }
-      }
-      window.location.replace('/');
-    });
-
-    // A page restored by the Back button, or a tab left open until the
-    // session ended, checks the session again.
-    window.addEventListener('pageshow', function (ev) {
-      if (ev.persisted)
-        load();
-    });
-    document.addEventListener('visibilitychange', function () {
-      if (document.visibilityState === 'visible' && csrf)
-        load();
-    });
-
-    load();
+    shell.ready.then(render);
   }
 
   // For the link pages' script (links.js), which loads after this one.
-  window.BinderyConsole = { call: call, getSession: getSession, nextRe: NEXT_RE, nextKey: NEXT_KEY };
+  window.BinderyConsole = {
+    call: call, getSession: getSession, ApiError: ApiError, nextRe: NEXT_RE, nextKey: NEXT_KEY
+  };
 
   var page = document.body.getAttribute('data-page');
   if (page === 'login' || page === 'signup')
     initAuthPage();
   else if (page === 'account')
-    initAccountPage();
+    // After shell.js (loaded after this script) has set up BinderyShell.
+    document.addEventListener('DOMContentLoaded', initAccountPage);
 })();

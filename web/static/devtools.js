@@ -12,7 +12,7 @@
   var SESSION_INVALID = 'AuthFailure.SessionInvalid';
   var CSRF_INVALID = 'AuthFailure.CsrfTokenInvalid';
 
-  i18n.add({
+  i18n.extend({
     'zh-CN': {
       'title.device': '开发者工具登录 · Bindery 控制台',
       'title.signin': '进入控制台 · Bindery',

@@ -398,26 +398,34 @@
     document.dispatchEvent(new CustomEvent('bindery:langchange', { detail: { lang: lang } }));
   }
 
+  // One listener for every language button, present or rendered later (the
+  // console frame's buttons are injected by shell.js).
   function bindSwitch() {
-    var buttons = document.querySelectorAll('[data-lang]');
-    for (var i = 0; i < buttons.length; i++) {
-      buttons[i].addEventListener('click', function (ev) {
-        set(ev.currentTarget.getAttribute('data-lang'));
-      });
-    }
-  }
-
-  // Lets a page's own script bring its texts (dict: {lang: {key: text}});
-  // call it before the page is translated (a deferred script is in time).
-  function add(dict) {
-    LANGS.forEach(function (lang) {
-      Object.keys(dict[lang] || {}).forEach(function (key) {
-        DICT[lang][key] = dict[lang][key];
-      });
+    document.addEventListener('click', function (ev) {
+      var button = ev.target.closest ? ev.target.closest('[data-lang]') : null;
+      if (button)
+        set(button.getAttribute('data-lang'));
     });
   }
 
-  window.BinderyI18n = { t: t, has: has, apply: apply, set: set, current: current, langs: LANGS, add: add };
+  // Adds texts for other scripts (shell.js, the 访问管理 pages): dicts maps
+  // a language to {key: text}. The page is translated again, since deferred
+  // scripts run after this one has already applied the dictionary.
+  function extend(dicts) {
+    Object.keys(dicts).forEach(function (lang) {
+      if (!DICT[lang])
+        return;
+      Object.keys(dicts[lang]).forEach(function (key) {
+        DICT[lang][key] = dicts[lang][key];
+      });
+    });
+    if (document.body)
+      apply();
+  }
+
+  window.BinderyI18n = {
+    t: t, has: has, apply: apply, set: set, current: current, langs: LANGS, extend: extend
+  };
 
   // Set <html lang> as early as possible; texts once the body is parsed.
   document.documentElement.lang = current();

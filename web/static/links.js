@@ -11,7 +11,6 @@
   var api = window.BinderyConsole;
 
   var SESSION_INVALID = 'AuthFailure.SessionInvalid';
-  var CSRF_INVALID = 'AuthFailure.CsrfTokenInvalid';
   var NOTICE_KEY = 'bindery.linkNotice';
 
   function $(id) {
@@ -174,14 +173,16 @@
 
   /* ---- 账号中心 ------------------------------------------------------- */
 
+  // 账号中心 runs inside the console frame (shell.js): the session, its
+  // CSRF token and 退出登录 are the frame's.
   function initCenter() {
-    var csrf = '';
+    var shell = window.BinderyShell;
     var pendingUnlink = null;
     var lastLinks = [];
     var lastHistory = [];
 
     function action(name, params) {
-      return api.call('POST', '/console/api', params || {}, { 'X-TC-Action': name, 'X-CSRF-Token': csrf });
+      return shell.action(name, params);
     }
 
     function notice(key, name) {
@@ -391,31 +392,6 @@
       startLink($('link-start'), '');
     });
 
-    async function signOut() {
-      try {
-        await api.call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
-      } catch (err) {
-        if (err.code !== CSRF_INVALID)
-          throw err;
-        csrf = (await api.getSession()).CsrfToken;
-        await api.call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
-      }
-    }
-
-    $('logout').addEventListener('click', async function () {
-      setBusy($('logout'), $('logout-label'), true, 'account.loggingOut', 'account.logout');
-      try {
-        await signOut();
-      } catch (err) {
-        if (err.code !== SESSION_INVALID) {
-          fail(err);
-          setBusy($('logout'), $('logout-label'), false, 'account.loggingOut', 'account.logout');
-          return;
-        }
-      }
-      window.location.replace('/');
-    });
-
     // Times and texts built here follow a language switch.
     document.addEventListener('bindery:langchange', function () {
       renderLinks(lastLinks);
@@ -424,11 +400,6 @@
 
     async function load() {
       try {
-        var s = await api.getSession();
-        csrf = s.CsrfToken;
-        setRaw($('topbar-email'), s.Email || s.Uin);
-        $('topbar-user').hidden = false;
-        $('logout').disabled = false;
         await refresh();
         $('methods-card').hidden = false;
         $('loading').hidden = true;
@@ -445,14 +416,15 @@
       if (ev.persisted)
         load();
     });
-    load();
+    shell.ready.then(load);
   }
 
   var page = document.body.getAttribute('data-page');
   if (page === 'login')
     initLoginButton();
   else if (page === 'center')
-    initCenter();
+    // After shell.js (loaded after this script) has set up BinderyShell.
+    document.addEventListener('DOMContentLoaded', initCenter);
   else if (page === 'authorize')
     initAuthorize();
   else if (page === 'authorized')
