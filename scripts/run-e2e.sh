@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ( cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null )
 cd tests/e2e
-exec node --test --test-concurrency=1 --test-reporter=spec "$@"
+# A test that hangs fails after 5 minutes instead of holding the whole run.
+exec node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec "$@"

@@ -25,6 +25,14 @@ static const struct subcommand subcommands[] = {
     {"logout", cmd_logout, "revoke this computer's login and delete its credentials"},
     {"whoami", cmd_whoami, "show who the saved login acts as"},
     {"console", cmd_console, "open the web console without a password (one-time link)"},
+    {"env", cmd_env, "create, list, show or delete backend environments"},
+    {"upload", cmd_upload, "upload a directory as an environment's next version"},
+    {"versions", cmd_versions, "list an environment's versions"},
+    {"deploy", cmd_deploy, "upload and deploy (or deploy a version; cancel a deploy)"},
+    {"rollback", cmd_rollback, "deploy the previous (or a given) version again"},
+    {"restart", cmd_restart, "restart the live version without downtime"},
+    {"stop", cmd_stop, "stop an environment's app"},
+    {"logs", cmd_logs, "print (and follow) an environment's runtime log"},
 };
 
 static void usage(FILE *out)

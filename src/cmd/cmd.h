@@ -16,6 +16,15 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+/* Environment, upload and deploy verbs (cmd/cli_env.c, cmd/cli_deploy.c). */
+int cmd_env(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
+int cmd_versions(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_restart(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /* Shared: loads the configuration for scope, printing errors and --help.
  * Returns 0 and the config, or the exit status to use (ret_exit). */
