@@ -378,11 +378,27 @@ static bool safe_entry(const char *e)
     return !strstr(e, "..");
 }
 
+/* The entry's file: the entry itself for nodejs and python3; for exec, its
+ * first word (the rest are the program's arguments, split at spaces, no
+ * quoting, as CommitUpload checks it), without a leading "./". */
+static void entry_file(const struct deploy_release *rel, char out[256])
+{
+    size_t n = rel->runtime == DEPLOY_RT_EXEC ? strcspn(rel->entry, " \t") : strlen(rel->entry);
+    const char *e = rel->entry;
+    if (n >= 2 && !strncmp(e, "./", 2))
+        e += 2, n -= 2;
+    snprintf(out, 256, "%.*s", (int)n, e);
+}
+
+#define EXEC_ARGS_MAX 32
+
 static int validate(struct job *j, const struct deploy_release *rel)
 {
-    if (!safe_entry(rel->entry) || !rel->has_file(rel, rel->entry))
+    char file[256];
+    entry_file(rel, file);
+    if (!safe_entry(file) || !rel->has_file(rel, file))
         return fail(j, "ENTRY_NOT_FOUND", "version %llu has no file %s (its entry)",
-                    (unsigned long long)rel->version, rel->entry);
+                    (unsigned long long)rel->version, file);
     static const char *const bins[] = {"/usr/bin/node", "/usr/bin/python3", NULL};
     const char *bin = bins[rel->runtime];
     if (bin && access(bin, X_OK))
@@ -440,14 +456,23 @@ static int start(struct job *j, const struct deploy_release *rel, struct started
         buf_release(&datadir);
         return fail(j, "START_FAILED", "cannot create the data directory");
     }
-    buf_addf(&entry, "%s/%s", sandbox_app_root(d->mode, s->dir), rel->entry);
-    const char *argv[3] = {NULL, NULL, NULL};
-    if (rel->runtime == DEPLOY_RT_NODEJS)
+    char file[256], args[256];
+    entry_file(rel, file);
+    buf_addf(&entry, "%s/%s", sandbox_app_root(d->mode, s->dir), file);
+    const char *argv[EXEC_ARGS_MAX + 2] = {NULL};
+    if (rel->runtime == DEPLOY_RT_NODEJS) {
         argv[0] = "/usr/bin/node", argv[1] = entry.data;
-    else if (rel->runtime == DEPLOY_RT_PYTHON3)
+    } else if (rel->runtime == DEPLOY_RT_PYTHON3) {
         argv[0] = "/usr/bin/python3", argv[1] = entry.data;
-    else
+    } else {
         argv[0] = entry.data;
+        snprintf(args, sizeof(args), "%s", rel->entry + strcspn(rel->entry, " \t"));
+        char *save = NULL;
+        size_t n = 1;
+        for (char *w = strtok_r(args, " \t", &save); w && n <= EXEC_ARGS_MAX;
+             w = strtok_r(NULL, " \t", &save))
+            argv[n++] = w;
+    }
     s->port = free_port();
     char port[32], envid[96], appid[96], home[1100];
     snprintf(port, sizeof(port), "PORT=%u", (unsigned)s->port);
