@@ -42,6 +42,9 @@ curl -fs -X POST "http://$emu_listen/__emu/control/push-ticket" >/dev/null 2>&1 
 echo
 echo "Bindery console:        http://$listen/"
 echo "Account center (关联):   http://$listen/center   (scan-to-log-in: the login page's 【微信公众号】)"
+echo "Access management (访问管理): http://$listen/cam/users"
+echo "Environments (开发环境):  http://$listen/envs"
+echo "Developer tool:         ./$bin login --server http://$listen   (then: env create, upload, deploy)"
 echo "WeChat emulator:        http://$emu_listen/  (mp console: http://$emu_listen/__emu/mp/login)"
 echo "WeChat users (fixtures): wxid_alice (mini program wxa000000000000001, official account wxc000000000000001)"
 echo "                         wxid_bob   (mini program wxb000000000000001, official account wxc000000000000001)"
