@@ -153,6 +153,7 @@ static const struct http_route routes[] = {
     {"GET", "/console/switch", false, web_console_collaborations, "console_collaborations"},
     {"POST", "/console/switch", false, web_console_switch, "console_switch"},
     {"GET", "/cam/", true, web_page_cam, "page_cam"},
+    {"GET", "/envs/", true, web_page_envs, "page_env"},
 };
 
 static const struct http_route stream_routes[] = {

@@ -1,7 +1,9 @@
 // The developer tools' console pages (docs/devtools.md): the device login
 // approval page with the devices list (/device, /devices), and the pages of
 // a console sign-in link (/console/signin/confirm, /console/signin/failed).
-// Loads after i18n.js and console.js, whose call() and getSession() it uses.
+// Loads after i18n.js and console.js (call(), getSession()); the device page
+// also loads shell.js, the console frame that gives it its session, the
+// user menu, 退出登录 and actions with the session's CSRF token.
 (function () {
   'use strict';
 
@@ -10,13 +12,11 @@
   var t = i18n.t;
 
   var SESSION_INVALID = 'AuthFailure.SessionInvalid';
-  var CSRF_INVALID = 'AuthFailure.CsrfTokenInvalid';
 
   i18n.extend({
     'zh-CN': {
       'title.device': '开发者工具登录 · Bindery 控制台',
       'title.signin': '进入控制台 · Bindery',
-      'nav.devices': '开发者工具',
       'device.title': '开发者工具登录',
       'device.enter': '输入设备码',
       'device.enterHint': '运行 bindery login 的终端会显示一个 8 位字母的设备码（如 BCDF-GHJK）。只输入你自己刚刚在终端里看到的设备码。',
@@ -69,7 +69,6 @@
     en: {
       'title.device': 'Developer tool login · Bindery console',
       'title.signin': 'Open the console · Bindery',
-      'nav.devices': 'Developer tools',
       'device.title': 'Developer tool login',
       'device.enter': 'Enter the device code',
       'device.enterHint': 'The terminal running bindery login shows an 8-letter code (such as BCDF-GHJK). Only enter a code you have just seen in your own terminal.',
@@ -179,35 +178,20 @@
   /* ---- /device: approval and devices list ------------------------------ */
 
   function initDevice() {
-    var csrf = '';
+    var shell = window.BinderyShell;
     var pending = null; // the user code being confirmed
     var lastDevices = [];
     var params = new URLSearchParams(window.location.search);
 
-    function action(name, body) {
-      return api.call('POST', '/console/api', body || {}, { 'X-TC-Action': name, 'X-CSRF-Token': csrf });
-    }
-
-    // Retries once with a fresh CSRF token when another tab rotated the session.
-    async function act(name, body) {
-      try {
-        return await action(name, body);
-      } catch (err) {
-        if (err.code !== CSRF_INVALID)
-          throw err;
-        csrf = (await api.getSession()).CsrfToken;
-        return action(name, body);
-      }
-    }
-
-    function toLogin() {
-      var here = '/device' + (params.get('user_code') ? '?user_code=' + params.get('user_code') : '');
-      window.location.replace('/?next=' + encodeURIComponent(here));
-    }
+    // The frame's action(): retries once with a fresh CSRF token when
+    // another tab rotated the session.
+    var act = shell.action;
 
     function fail(err) {
+      // The frame sends the browser to the login page and back here
+      // (<body data-signin-return>).
       if (err.code === SESSION_INVALID) {
-        toLogin();
+        shell.leave();
         return;
       }
       showError('page-error', err);
@@ -328,18 +312,9 @@
     }
 
     async function start() {
-      var s;
-      try {
-        s = await api.getSession();
-      } catch (err) {
-        $('loading').hidden = true;
-        fail(err);
-        return;
-      }
-      csrf = s.CsrfToken;
-      setRaw($('topbar-email'), s.Email || s.Uin);
-      $('topbar-user').hidden = false;
-      $('logout').disabled = false;
+      // Resolves once the frame has the session; without one the frame
+      // has already sent the browser to the login page.
+      await shell.ready;
       $('loading').hidden = true;
       $('code-card').hidden = false;
       var code = params.get('user_code');
@@ -356,14 +331,6 @@
     });
     $('approve').addEventListener('click', function () { decide(true); });
     $('deny').addEventListener('click', function () { decide(false); });
-    $('logout').addEventListener('click', async function () {
-      try {
-        await api.call('POST', '/console/logout', {}, { 'X-CSRF-Token': csrf });
-      } catch (err) {
-        // Signed out either way below.
-      }
-      window.location.replace('/');
-    });
     document.addEventListener('bindery:langchange', function () {
       if (!$('devices-card').hidden)
         renderDevices();

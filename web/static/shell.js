@@ -20,6 +20,8 @@
   var NAV = [
     { href: '/account', key: 'nav.account' },
     { href: '/center', key: 'nav.center' },
+    { href: '/envs', key: 'nav.envs' },
+    { href: '/devices', key: 'nav.devices', also: ['/device'] },
     {
       key: 'nav.cam', items: [
         { href: '/cam/users', key: 'nav.camUsers' },
@@ -32,6 +34,8 @@
 
   i18n.extend({
     'zh-CN': {
+      'nav.envs': '开发环境',
+      'nav.devices': '开发者工具',
       'nav.cam': '访问管理',
       'nav.camUsers': '用户',
       'nav.camGroups': '用户组',
@@ -56,6 +60,8 @@
       'account.userName': '用户名'
     },
     en: {
+      'nav.envs': 'Environments',
+      'nav.devices': 'Developer tools',
       'nav.cam': 'Access management',
       'nav.camUsers': 'Users',
       'nav.camGroups': 'User groups',
@@ -152,12 +158,19 @@
 
   /* ---- Rendering ------------------------------------------------------- */
 
+  // The entry of path: its own page, a page below it (/envs/ENV) or one of
+  // its other paths (/device for /devices).
+  function isCurrent(item, path) {
+    return item.href === path || path.indexOf(item.href + '/') === 0 ||
+      (item.also || []).indexOf(path) >= 0;
+  }
+
   function navLink(item, path) {
     var li = el('li');
     var a = el('a', 'sidenav__link');
     a.href = item.href;
     a.setAttribute('data-i18n', item.key);
-    if (item.href === path)
+    if (isCurrent(item, path))
       a.setAttribute('aria-current', 'page');
     li.appendChild(a);
     return li;
@@ -310,8 +323,16 @@
     return post('/console/api', params || {}, { 'X-TC-Action': name });
   }
 
+  // The session is gone: to the login page. A page marked
+  // <body data-signin-return> (the device approval page, whose URL carries
+  // the tool's code) asks to come back to itself after signing in, when
+  // the login page accepts it as ?next=.
   function leave() {
-    window.location.replace('/');
+    var here = window.location.pathname + window.location.search;
+    if (document.body.hasAttribute('data-signin-return') && api.nextRe.test(here))
+      window.location.replace('/?next=' + encodeURIComponent(here));
+    else
+      window.location.replace('/');
   }
 
   async function switchTo(owner, button) {
@@ -349,7 +370,7 @@
         return;
       }
     }
-    leave();
+    window.location.replace('/');
   }
 
   /* ---- The user menu -------------------------------------------------- */
