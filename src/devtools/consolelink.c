@@ -15,8 +15,8 @@ static const struct {
     const char *path;
     bool section;
 } allowed_pages[] = {
-    {"/account", false}, {"/center", false}, {"/devices", false},
-    {"/envs", true},     {"/deploys", true},
+    {"/account", false},   {"/center", false},     {"/devices", false},      {"/envs", true},
+    {"/cam/users", false}, {"/cam/groups", false}, {"/cam/policies", false}, {"/cam/keys", false},
 };
 
 static bool safe_path_chars(const char *p)
