@@ -202,6 +202,42 @@ test('long-polls hold no HTTP worker: with one worker thread, calls answer while
   }
 });
 
+// CI keys (issue 7 §1): a sub-user with API access only and a policy on one
+// environment's deploy:* actions; its key is shown once, revocable, and
+// reaches nothing else.
+test('a CI key: deploy actions on one named environment, nothing else; revoked at once', async () => {
+  const o = await owner(S, 2);
+  const a = await readyEnv(o, o.apps[0].appid);
+  const b = await readyEnv(o, o.apps[1].appid);
+  const camCall = async (action, params, key = o.key) => (await callApi(S.url, {
+    action, version: '2019-01-16', params, secretId: key.SecretId, secretKey: key.SecretKey,
+  })).body.Response;
+  const doc = JSON.stringify({ version: '2.0', statement: [{
+    effect: 'allow', action: ['name/deploy:*'], resource: [`qcs::deploy::uin/${o.uin}:env/${a.EnvId}`],
+  }] });
+  const pol = await camCall('CreatePolicy', { PolicyName: 'ci-deploy-a', PolicyDocument: doc });
+  assert.equal(pol.Error, undefined, JSON.stringify(pol));
+  const ci = await camCall('AddUser', { Name: 'ci', UseApi: 1, ConsoleLogin: 0 });
+  assert.equal(ci.Error, undefined, JSON.stringify(ci));
+  assert.equal((await camCall('AttachUserPolicy', { PolicyId: pol.PolicyId, AttachUin: ci.Uin })).Error, undefined);
+  const asCi = async (action, params) => (await callApi(S.url, {
+    action, version: '2026-11-01', params, secretId: ci.SecretId, secretKey: ci.SecretKey,
+  })).body.Response;
+  const body = Buffer.from('console.log(1)\n');
+  const files = [{ Path: 'app.js', Sha256: sha(body), Size: body.length, Mode: 420 }];
+  const onA = await asCi('CreateUpload', { EnvId: a.EnvId, Files: files });
+  assert.equal(onA.Error, undefined, JSON.stringify(onA));
+  const onB = await asCi('CreateUpload', { EnvId: b.EnvId, Files: files });
+  assert.equal(onB.Error.Code, 'AuthFailure.UnauthorizedOperation');
+  assert.equal((await asCi('DescribeEnvironment', { EnvId: b.EnvId })).Error.Code, 'AuthFailure.UnauthorizedOperation');
+  assert.equal((await asCi('CreateEnvironment', { AppId: o.apps[0].appid })).Error.Code, 'AuthFailure.UnauthorizedOperation');
+  assert.equal((await asCi('CreateConsoleLoginUrl', { Page: '/account' })).Error.Code, 'AuthFailure.UnauthorizedOperation');
+  // revoked: the key stops at once
+  const off = await camCall('UpdateAccessKey', { AccessKeyId: ci.SecretId, Status: 'Inactive', TargetUin: ci.Uin });
+  assert.equal(off.Error, undefined, JSON.stringify(off));
+  assert.equal((await asCi('DescribeEnvironment', { EnvId: a.EnvId })).Error.Code, 'AuthFailure.SecretIdNotFound');
+});
+
 test('DeleteEnvironment removes the env, its directory and its versions; the quota is free again', async () => {
   const o = await owner();
   const appid = o.apps[0].appid;
