@@ -11,10 +11,10 @@ THREADS=${THREADS:-2}
 make --no-print-directory MODE=release build >/dev/null
 out=build/release/bench
 mkdir -p "$out"
-PKGS="libmicrohttpd jansson sqlite3 libpq openssl libargon2 libcurl libqrencode expat inih"
-cc -std=c17 -O2 -g -Isrc -D_GNU_SOURCE $(pkg-config --cflags $PKGS) -o "$out/proxy_serve" \
-  bench/deploy/proxy_serve.c build/release/libbindery.a $(pkg-config --libs $PKGS) \
-  -lpthread -lm -lseccomp
+# The libraries come from the top Makefile (one list for every program).
+cc -std=c17 -O2 -g -Isrc -D_GNU_SOURCE $(make --no-print-directory -s print-cflags) \
+  -o "$out/proxy_serve" bench/deploy/proxy_serve.c build/release/libbindery.a \
+  $(make --no-print-directory -s print-ldlibs)
 work=$(mktemp -d /tmp/bindery-bench-deploy-XXXXXX)
 "$out/proxy_serve" "$work" > "$work/urls" 2> "$work/server.log" &
 pid=$!
