@@ -587,3 +587,21 @@ test('in a browser: link from the cloud, QR page, phone, redirect back; 停止�
     await new Promise((r) => cloud.close(r));
   }
 });
+
+// The control API never answers 409 while the pusher writes: settings and
+// clock writers used to hold the settings mutex across the store write while
+// a push transaction, holding the store's write lock, waited for that mutex.
+test('control calls racing with ticket pushes all succeed (no 409)', async () => {
+  const bad = [];
+  await Promise.all([0, 1, 2, 3].map(async (w) => {
+    for (let i = 0; i < 40; i++) {
+      for (const [path, body] of [['faults', { latency_ms: i % 2 }], ['push-ticket', { component_appid: C }],
+        ['clock', { advance_seconds: 1 }]]) {
+        const r = await ctl.request(`/__emu/control/${path}`, body);
+        if (r.status !== 200) bad.push(`${w}/${i} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    }
+  }));
+  await ctl.request('/__emu/control/faults', { latency_ms: 0 });
+  assert.deepEqual(bad, []);
+});
