@@ -7,6 +7,7 @@
 #include "audit/audit.h"
 #include "core/buf.h"
 #include "core/mem.h"
+#include "core/timeutil.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -352,7 +353,20 @@ struct poll_ctx {
     struct device_tokens *tokens;
     int outcome; /* a refusal that still commits the poll's bookkeeping */
     int64_t interval;
+    /* The poll's time in milliseconds: "too fast" is measured finer than
+     * whole seconds, or two polls a few milliseconds apart across a second
+     * boundary would pass for one interval apart. */
+    int64_t now_ms;
 };
+
+/* The request's time (meta->now, seconds) in milliseconds: the wall clock's
+ * milliseconds when meta->now is the current second, whole seconds for a
+ * given time (tests, tools). */
+static int64_t poll_ms(int64_t now_s)
+{
+    int64_t wall = time_now_ms();
+    return wall / 1000 == now_s ? wall : now_s * 1000;
+}
 
 /* The approved request becomes a device with its first tokens. */
 static int poll_approved(struct store_conn *c, struct poll_ctx *ctx, const struct store_result *r)
@@ -366,8 +380,8 @@ static int poll_approved(struct store_conn *c, struct poll_ctx *ctx, const struc
     int rc = store_exec(
         c,
         "UPDATE devtools_device_codes SET status = 'used', device_id = $1,"
-        " last_poll_at = $2 WHERE device_hash = $3 AND status = 'approved'",
-        SV_ARGS(SV_TEXT(device_id), SV_I64(m->now), SV_BLOB(ctx->hash, CRYPTO_SHA256_LEN)),
+        " last_poll_ms = $2 WHERE device_hash = $3 AND status = 'approved'",
+        SV_ARGS(SV_TEXT(device_id), SV_I64(ctx->now_ms), SV_BLOB(ctx->hash, CRYPTO_SHA256_LEN)),
         &changed);
     if (rc)
         return rc;
@@ -401,7 +415,7 @@ static int poll_fn(struct store_conn *c, void *arg)
     struct store_result *r = NULL;
     ctx->outcome = BE_OK;
     int rc = store_query(c,
-                         "SELECT client_id, status, expires_at, poll_interval, last_poll_at, 0,"
+                         "SELECT client_id, status, expires_at, poll_interval, last_poll_ms, 0,"
                          " owner_uin, uin, principal_kind, app_id, 0, scope, source_ip,"
                          " user_agent FROM devtools_device_codes WHERE device_hash = $1",
                          SV_ARGS(SV_BLOB(ctx->hash, CRYPTO_SHA256_LEN)), &r);
@@ -423,7 +437,7 @@ static int poll_fn(struct store_conn *c, void *arg)
         rc = BE_DEVICE_DENIED;
         goto out;
     }
-    if (last && now - last < interval) {
+    if (last && ctx->now_ms - last < interval * 1000) {
         ctx->interval = interval + DEVICE_SLOW_DOWN_STEP;
         ctx->outcome = BE_DEVICE_SLOW_DOWN;
     } else if (!strcmp(status, "approved")) {
@@ -434,9 +448,10 @@ static int poll_fn(struct store_conn *c, void *arg)
     }
     rc = store_exec(
         c,
-        "UPDATE devtools_device_codes SET last_poll_at = $1, poll_interval = $2"
+        "UPDATE devtools_device_codes SET last_poll_ms = $1, poll_interval = $2"
         " WHERE device_hash = $3",
-        SV_ARGS(SV_I64(now), SV_I64(ctx->interval), SV_BLOB(ctx->hash, CRYPTO_SHA256_LEN)), NULL);
+        SV_ARGS(SV_I64(ctx->now_ms), SV_I64(ctx->interval), SV_BLOB(ctx->hash, CRYPTO_SHA256_LEN)),
+        NULL);
 out:
     store_result_free(r);
     return rc;
@@ -452,7 +467,7 @@ int device_poll(struct app *app, const struct req_meta *meta, const char *client
         return rc;
     if (!device_code || strlen(device_code) != DEVICE_CODE_LEN)
         return be_fail(diag, BE_GRANT_INVALID, "unknown device_code");
-    struct poll_ctx ctx = {app, meta, client_id, {0}, &t, BE_OK, 0};
+    struct poll_ctx ctx = {app, meta, client_id, {0}, &t, BE_OK, 0, poll_ms(meta->now)};
     hash_text(device_code, ctx.hash);
     rc = store_tx(app->store, poll_fn, &ctx);
     if (rc == BE_OK)

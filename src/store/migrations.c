@@ -428,7 +428,7 @@ static const struct store_migration migrations[] = {
      "  created_at BIGINT NOT NULL,"
      "  expires_at BIGINT NOT NULL,"
      "  poll_interval BIGINT NOT NULL,"
-     "  last_poll_at BIGINT NOT NULL DEFAULT 0,"
+     "  last_poll_ms BIGINT NOT NULL DEFAULT 0,"
      "  status TEXT NOT NULL DEFAULT 'pending',"
      "  owner_uin BIGINT NOT NULL DEFAULT 0,"
      "  uin BIGINT NOT NULL DEFAULT 0,"
