@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { startStack, newApp, WebClient, sql, sqlCount } from './lib/stack.mjs';
+import { startStack, newApp, WebClient, sql, sqlCount, waitFor } from './lib/stack.mjs';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -504,6 +504,24 @@ test('(c) C creates a sub-user with 【新建用户】; it signs in with 主账�
   assert.match(await text('#page-error-message'), /not authorized to perform operation \(wxlink:ListLinks\)/);
   await shot('c-sub-user-denied');
   await logout();
+  // The owner, on the user's detail: attach a policy and join a group from
+  // their lists; the account's state says both happened.
+  const grp = await C.call('CreateGroup', { GroupName: 'ci-readers' });
+  assert.equal(grp.error, undefined);
+  await cpage.goto(`${S.url}/cam/users`);
+  await cpage.click('tr.user-row[data-name="apionly"] .act-open');
+  await cpage.locator('#attach-policy option[value="2"]').waitFor({ state: 'attached' });
+  await cpage.selectOption('#attach-policy', '2'); // ReadOnlyAccess
+  await cpage.click('#attach-policy-btn');
+  await cpage.locator(`#join-group option[value="${grp.resp.GroupId}"]`).waitFor({ state: 'attached' });
+  await cpage.selectOption('#join-group', String(grp.resp.GroupId));
+  await cpage.click('#join-group-btn');
+  await waitFor(async () => {
+    const att = await C.call('ListAttachedUserPolicies', { TargetUin: Number(r.resp.Uin) });
+    const mem = await C.call('ListUsersForGroup', { GroupId: grp.resp.GroupId });
+    return att.resp.List.some((x) => x.PolicyName === 'ReadOnlyAccess') &&
+      mem.resp.UserInfo.some((u) => u.Name === 'apionly');
+  }, { what: 'the policy attached and the group joined from the detail' });
   await cpage.context().close();
 });
 

@@ -377,6 +377,22 @@
   }
 
   // Runs fn with b disabled; errors go to the page's error box.
+  // A list and its button ("attach this policy", "join this group"): the
+  // chosen item's action runs, a notice names it, and the detail is redrawn.
+  function onPick(selectId, buttonId, run, noticeKey, refresh) {
+    $(buttonId).addEventListener('click', function () {
+      var sel = $(selectId);
+      if (!sel.value)
+        return sel.focus();
+      var name = sel.options[sel.selectedIndex].textContent;
+      busy($(buttonId), async function () {
+        await run(sel.value);
+        notice(noticeKey, { name: name });
+        await refresh();
+      });
+    });
+  }
+
   async function busy(b, fn) {
     if (b) {
       b.disabled = true;
@@ -904,28 +920,16 @@
         fail(denied.reason);
     }
 
-    $('attach-policy-btn').addEventListener('click', function () {
-      var sel = $('attach-policy');
-      if (!sel.value)
-        return sel.focus();
-      var name = sel.options[sel.selectedIndex].textContent;
-      busy($('attach-policy-btn'), async function () {
-        await shell.action('AttachUserPolicy', { PolicyId: Number(sel.value), AttachUin: current.Uin });
-        notice('cam.attached', { name: name });
-        await refreshDetail();
-      });
+    onPick('attach-policy', 'attach-policy-btn', function (value) {
+      return shell.action('AttachUserPolicy', { PolicyId: Number(value), AttachUin: current.Uin });
+    }, 'cam.attached', function () {
+      return refreshDetail();
     });
 
-    $('join-group-btn').addEventListener('click', function () {
-      var sel = $('join-group');
-      if (!sel.value)
-        return sel.focus();
-      var name = sel.options[sel.selectedIndex].textContent;
-      busy($('join-group-btn'), async function () {
-        await shell.action('AddUserToGroup', { Info: [{ GroupId: Number(sel.value), Uid: current.Uid }] });
-        notice('cam.joined', { name: name });
-        await refreshDetail();
-      });
+    onPick('join-group', 'join-group-btn', function (value) {
+      return shell.action('AddUserToGroup', { Info: [{ GroupId: Number(value), Uid: current.Uid }] });
+    }, 'cam.joined', function () {
+      return refreshDetail();
     });
 
     $('detail-delete').addEventListener('click', function () {
@@ -1113,28 +1117,16 @@
         fail(denied.reason);
     }
 
-    $('attach-policy-btn').addEventListener('click', function () {
-      var sel = $('attach-policy');
-      if (!sel.value)
-        return sel.focus();
-      var name = sel.options[sel.selectedIndex].textContent;
-      busy($('attach-policy-btn'), async function () {
-        await shell.action('AttachGroupPolicy', { PolicyId: Number(sel.value), AttachGroupId: current.GroupId });
-        notice('cam.attached', { name: name });
-        await refreshDetail();
-      });
+    onPick('attach-policy', 'attach-policy-btn', function (value) {
+      return shell.action('AttachGroupPolicy', { PolicyId: Number(value), AttachGroupId: current.GroupId });
+    }, 'cam.attached', function () {
+      return refreshDetail();
     });
 
-    $('add-member-btn').addEventListener('click', function () {
-      var sel = $('add-member');
-      if (!sel.value)
-        return sel.focus();
-      var name = sel.options[sel.selectedIndex].textContent;
-      busy($('add-member-btn'), async function () {
-        await shell.action('AddUserToGroup', { Info: [{ GroupId: current.GroupId, Uid: Number(sel.value) }] });
-        notice('cam.groups.added', { name: name });
-        await refreshDetail();
-      });
+    onPick('add-member', 'add-member-btn', function (value) {
+      return shell.action('AddUserToGroup', { Info: [{ GroupId: current.GroupId, Uid: Number(value) }] });
+    }, 'cam.groups.added', function () {
+      return refreshDetail();
     });
 
     $('detail-close').addEventListener('click', showList);
